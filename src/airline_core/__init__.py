@@ -1,0 +1,73 @@
+"""airline_core: the pure domain of an airline booking backend, behind ports.
+
+Everything an application needs is importable from here::
+
+    from airline_core import Airline, Cabin, CabinLayout, Money, SeatLayout
+"""
+
+from airline_core.airline import Airline
+from airline_core.catalog import (
+    Airplane,
+    AirplaneFilter,
+    Airport,
+    AirportFilter,
+    Cabin,
+    CabinLayout,
+    City,
+    CityFilter,
+    Flight,
+    FlightDraft,
+    FlightFilter,
+    FlightStatus,
+    Seat,
+    SeatKind,
+    SeatLayout,
+)
+from airline_core.clock import FakeClock, SystemClock
+from airline_core.errors import (
+    AirlineError,
+    AlreadyExists,
+    Conflict,
+    FieldError,
+    InvalidRequest,
+    NotFound,
+    StillReferenced,
+    Unavailable,
+)
+from airline_core.money import Money
+from airline_core.pagination import Page, PageRequest
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Airline",
+    "AirlineError",
+    "Airplane",
+    "AirplaneFilter",
+    "Airport",
+    "AirportFilter",
+    "AlreadyExists",
+    "Cabin",
+    "CabinLayout",
+    "City",
+    "CityFilter",
+    "Conflict",
+    "FakeClock",
+    "FieldError",
+    "Flight",
+    "FlightDraft",
+    "FlightFilter",
+    "FlightStatus",
+    "InvalidRequest",
+    "Money",
+    "NotFound",
+    "Page",
+    "PageRequest",
+    "Seat",
+    "SeatKind",
+    "SeatLayout",
+    "StillReferenced",
+    "SystemClock",
+    "Unavailable",
+    "__version__",
+]

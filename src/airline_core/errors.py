@@ -1,0 +1,85 @@
+"""The errors the core raises, one tree for every use case and adapter.
+
+::
+
+    AirlineError
+     +-- InvalidRequest (ValueError)     the input breaks a rule; ``errors`` names each field
+     +-- NotFound (LookupError)          the thing asked for does not exist
+     +-- Conflict                        the request clashes with the current state
+     |    +-- AlreadyExists              a unique code or key is taken
+     |    +-- StillReferenced            something else still points at it
+     +-- Unavailable                     a dependency failed; retrying later may work
+
+The HTTP layer maps each class (and so every subclass) to one status and problem type; the CLI
+prints ``str(error)`` as one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from attrs import frozen
+
+__all__ = [
+    "AirlineError",
+    "AlreadyExists",
+    "Conflict",
+    "FieldError",
+    "InvalidRequest",
+    "NotFound",
+    "StillReferenced",
+    "Unavailable",
+]
+
+
+@frozen
+class FieldError:
+    """One broken rule: ``field`` is a dotted path into the request (``layout.cabins.0.seats``)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class AirlineError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, detail: str, *, errors: Iterable[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return self.detail
+        return f"{self.detail}: " + "; ".join(str(error) for error in self.errors)
+
+
+class InvalidRequest(AirlineError, ValueError):
+    """The input breaks a rule of the domain; nothing was changed."""
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> InvalidRequest:
+        return cls(f"invalid {field}", errors=[FieldError(field, message)])
+
+
+class NotFound(AirlineError, LookupError):
+    """The thing asked for does not exist (or the caller may not know that it does)."""
+
+
+class Conflict(AirlineError):
+    """The request clashes with the current state of the thing it names."""
+
+
+class AlreadyExists(Conflict):
+    """A unique code or key is already taken."""
+
+
+class StillReferenced(Conflict):
+    """The thing cannot be removed or changed that way while others point at it."""
+
+
+class Unavailable(AirlineError):
+    """A dependency (database, broker) failed or stayed busy; the request may succeed later."""

@@ -1,0 +1,33 @@
+"""Identifiers the core makes itself, so that every adapter stores the same ids.
+
+An id is 26 characters of Crockford base32: 48 bits of milliseconds since the Unix epoch and 80
+random bits (the ULID layout). Ids sort by creation time, which keeps database inserts appending to
+their index, and any process can make them without asking the database, which lets writers scale
+out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+__all__ = ["is_id", "new_id"]
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+def new_id() -> str:
+    """A fresh, time-ordered, 26-character id."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id made by :func:`new_id`."""
+    return _ID.match(text) is not None

@@ -1,0 +1,208 @@
+"""In-memory adapters for every port: for tests, examples and embedding without a database.
+
+The stores of one :class:`MemoryCatalog` share its tables, so they enforce references the way a
+database's foreign keys do. Each method runs without awaiting anything, which makes it atomic on
+the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from attrs import define, field
+
+from airline_core.catalog.filters import (
+    AirplaneFilter,
+    AirportFilter,
+    CityFilter,
+    FlightFilter,
+    airplane_key,
+    airport_key,
+    city_key,
+    flight_key,
+)
+from airline_core.catalog.model import Airplane, Airport, City, Flight
+from airline_core.errors import AlreadyExists, NotFound, StillReferenced
+from airline_core.pagination import KeysetWindow, select_window
+
+__all__ = [
+    "MemoryAirplaneStore",
+    "MemoryAirportStore",
+    "MemoryCatalog",
+    "MemoryCityStore",
+    "MemoryFlightStore",
+]
+
+
+@define
+class MemoryCatalog:
+    """The tables the memory stores share."""
+
+    cities: dict[str, City] = field(factory=dict)
+    airports: dict[str, Airport] = field(factory=dict)
+    airplanes: dict[str, Airplane] = field(factory=dict)
+    flights: dict[str, Flight] = field(factory=dict)
+
+    def city_code_exists(self, code: str) -> bool:
+        return any(city.code == code for city in self.cities.values())
+
+
+@define
+class MemoryCityStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def add(self, city: City) -> None:
+        if city.id in self.catalog.cities or self.catalog.city_code_exists(city.code):
+            raise AlreadyExists(f"city {city.code} already exists")
+        self.catalog.cities[city.id] = city
+
+    async def get(self, city_id: str) -> City:
+        try:
+            return self.catalog.cities[city_id]
+        except KeyError:
+            raise NotFound(f"no city has id {city_id}") from None
+
+    async def find_by_code(self, code: str) -> City | None:
+        return next((city for city in self.catalog.cities.values() if city.code == code), None)
+
+    async def update(self, city: City) -> None:
+        await self.get(city.id)
+        self.catalog.cities[city.id] = city
+
+    async def delete(self, city_id: str) -> None:
+        city = await self.get(city_id)
+        if any(airport.city == city.code for airport in self.catalog.airports.values()):
+            raise StillReferenced(f"city {city.code} still has airports")
+        del self.catalog.cities[city_id]
+
+    async def list(self, criteria: CityFilter, window: KeysetWindow) -> Sequence[City]:
+        matching = [city for city in self.catalog.cities.values() if criteria.matches(city)]
+        return select_window(matching, city_key, window)
+
+
+@define
+class MemoryAirportStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def add(self, airport: Airport) -> None:
+        if airport.code in self.catalog.airports:
+            raise AlreadyExists(f"airport {airport.code} already exists")
+        self._require_city(airport)
+        self.catalog.airports[airport.code] = airport
+
+    def _require_city(self, airport: Airport) -> None:
+        if not self.catalog.city_code_exists(airport.city):
+            raise StillReferenced(f"city {airport.city} does not exist")
+
+    async def get(self, code: str) -> Airport:
+        try:
+            return self.catalog.airports[code]
+        except KeyError:
+            raise NotFound(f"no airport has code {code}") from None
+
+    async def get_many(self, codes: Sequence[str]) -> dict[str, Airport]:
+        airports = self.catalog.airports
+        return {code: airports[code] for code in codes if code in airports}
+
+    async def update(self, airport: Airport) -> None:
+        await self.get(airport.code)
+        self._require_city(airport)
+        self.catalog.airports[airport.code] = airport
+
+    async def delete(self, code: str) -> None:
+        await self.get(code)
+        if any(code in (f.origin, f.destination) for f in self.catalog.flights.values()):
+            raise StillReferenced(f"airport {code} still has flights")
+        del self.catalog.airports[code]
+
+    async def list(self, criteria: AirportFilter, window: KeysetWindow) -> Sequence[Airport]:
+        matching = [a for a in self.catalog.airports.values() if criteria.matches(a)]
+        return select_window(matching, airport_key, window)
+
+
+@define
+class MemoryAirplaneStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def add(self, airplane: Airplane) -> None:
+        if airplane.id in self.catalog.airplanes:
+            raise AlreadyExists(f"airplane {airplane.id} already exists")
+        self.catalog.airplanes[airplane.id] = airplane
+
+    async def get(self, airplane_id: str) -> Airplane:
+        try:
+            return self.catalog.airplanes[airplane_id]
+        except KeyError:
+            raise NotFound(f"no airplane has id {airplane_id}") from None
+
+    async def update(self, airplane: Airplane) -> None:
+        await self.get(airplane.id)
+        self.catalog.airplanes[airplane.id] = airplane
+
+    async def delete(self, airplane_id: str) -> None:
+        await self.get(airplane_id)
+        if any(flight.airplane_id == airplane_id for flight in self.catalog.flights.values()):
+            raise StillReferenced(f"airplane {airplane_id} still flies flights")
+        del self.catalog.airplanes[airplane_id]
+
+    async def list(self, criteria: AirplaneFilter, window: KeysetWindow) -> Sequence[Airplane]:
+        matching = [a for a in self.catalog.airplanes.values() if criteria.matches(a)]
+        return select_window(matching, airplane_key, window)
+
+
+@define
+class MemoryFlightStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    def _require_references(self, flight: Flight) -> None:
+        if flight.airplane_id not in self.catalog.airplanes:
+            raise StillReferenced(f"airplane {flight.airplane_id} does not exist")
+        for code in (flight.origin, flight.destination):
+            if code not in self.catalog.airports:
+                raise StillReferenced(f"airport {code} does not exist")
+
+    async def add(self, flight: Flight) -> None:
+        await self.add_many([flight])
+
+    async def add_many(self, flights: Sequence[Flight]) -> None:
+        staged = dict(self.catalog.flights)
+        departures = {(f.number, f.departs_on) for f in staged.values()}
+        for flight in flights:
+            if flight.id in staged or (flight.number, flight.departs_on) in departures:
+                raise AlreadyExists(f"{flight.number} already departs on {flight.departs_on}")
+            self._require_references(flight)
+            staged[flight.id] = flight
+            departures.add((flight.number, flight.departs_on))
+        self.catalog.flights = staged
+
+    async def get(self, flight_id: str) -> Flight:
+        try:
+            return self.catalog.flights[flight_id]
+        except KeyError:
+            raise NotFound(f"no flight has id {flight_id}") from None
+
+    async def update(self, flight: Flight) -> None:
+        await self.get(flight.id)
+        if any(
+            other.id != flight.id
+            and other.number == flight.number
+            and other.departs_on == flight.departs_on
+            for other in self.catalog.flights.values()
+        ):
+            raise AlreadyExists(f"{flight.number} already departs on {flight.departs_on}")
+        self._require_references(flight)
+        self.catalog.flights[flight.id] = flight
+
+    async def delete(self, flight_id: str) -> None:
+        await self.get(flight_id)
+        del self.catalog.flights[flight_id]
+
+    async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
+        matching = [f for f in self.catalog.flights.values() if criteria.matches(f)]
+        return select_window(matching, flight_key, window)
+
+    async def uses_airplane(self, airplane_id: str) -> bool:
+        return any(f.airplane_id == airplane_id for f in self.catalog.flights.values())
+
+    async def uses_airport(self, code: str) -> bool:
+        return any(code in (f.origin, f.destination) for f in self.catalog.flights.values())

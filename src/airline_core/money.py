@@ -1,0 +1,91 @@
+"""Money as integer minor units with an ISO 4217 currency: never a float."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from attrs import field, frozen
+
+from airline_core.errors import InvalidRequest
+
+__all__ = ["Money", "minor_unit_exponent"]
+
+# ISO 4217 currencies whose minor unit is not 1/100; every other currency has two decimals.
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
+    **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^-?\d{1,15}(?:\.(\d{1,4}))?$")
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """How many decimals the currency's minor unit has (2 for EUR, 0 for JPY, 3 for KWD)."""
+    return _EXPONENTS.get(currency, 2)
+
+
+def _check_currency(_instance: object, _attribute: object, value: str) -> None:
+    if not _CURRENCY.match(value):
+        raise InvalidRequest.for_field("currency", "must be an ISO 4217 code such as EUR")
+
+
+@frozen(order=False)
+class Money:
+    """An amount of one currency, held exactly as an integer count of its minor unit."""
+
+    minor_units: int
+    currency: str = field(validator=_check_currency)
+
+    @classmethod
+    def parse(cls, amount: str, currency: str) -> Money:
+        """Read a decimal string such as ``"123.45"``; more decimals than the currency has fail."""
+        _check_currency(None, None, currency)
+        match = _AMOUNT.match(amount)
+        exponent = minor_unit_exponent(currency)
+        if match is None:
+            raise InvalidRequest.for_field("amount", 'must be a decimal string such as "123.45"')
+        decimals = match.group(1) or ""
+        if len(decimals) > exponent:
+            raise InvalidRequest.for_field(
+                "amount", f"{currency} has {exponent} decimal places, got {len(decimals)}"
+            )
+        return cls(int(Decimal(amount).scaleb(exponent)), currency)
+
+    @property
+    def amount(self) -> str:
+        """The amount as a decimal string with the currency's decimals: ``"123.40"``."""
+        exponent = minor_unit_exponent(self.currency)
+        return f"{Decimal(self.minor_units).scaleb(-exponent):.{exponent}f}"
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise InvalidRequest.for_field(
+                "currency", f"cannot combine {self.currency} with {other.currency}"
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor_units + other.minor_units, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.minor_units - other.minor_units, self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        return Money(self.minor_units * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.minor_units < other.minor_units
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.minor_units <= other.minor_units
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
