@@ -77,12 +77,17 @@ class KeysetWindow:
         return self.before is not None
 
     @classmethod
-    def open(cls, request: PageRequest, scope: str) -> KeysetWindow:
-        """Decode the request's cursor for the query named by ``scope``."""
+    def open(
+        cls, request: PageRequest, scope: str, shape: tuple[type, ...] = (str,)
+    ) -> KeysetWindow:
+        """Decode the request's cursor for the query named by ``scope``, whose sort key has the
+        types in ``shape``."""
         return cls(
             limit=request.limit,
-            after=None if request.after is None else _decode("after", request.after, scope),
-            before=None if request.before is None else _decode("before", request.before, scope),
+            after=None if request.after is None else _decode("after", request.after, scope, shape),
+            before=None
+            if request.before is None
+            else _decode("before", request.before, scope, shape),
         )
 
 
@@ -121,7 +126,7 @@ def _encode(key: SortKey, scope: str) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode(name: str, cursor: str, scope: str) -> SortKey:
+def _decode(name: str, cursor: str, scope: str, shape: tuple[type, ...]) -> SortKey:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         fingerprint, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -129,8 +134,13 @@ def _decode(name: str, cursor: str, scope: str) -> SortKey:
         raise InvalidRequest.for_field(name, "is not a cursor this API made") from None
     if fingerprint != _fingerprint(scope):
         raise InvalidRequest.for_field(name, "belongs to another query")
-    if not isinstance(key, list) or not all(
-        isinstance(part, str | int) and not isinstance(part, bool) for part in key
+    if (
+        not isinstance(key, list)
+        or len(key) != len(shape)
+        or not all(
+            isinstance(part, kind) and not isinstance(part, bool)
+            for part, kind in zip(key, shape, strict=True)
+        )
     ):
         raise InvalidRequest.for_field(name, "is not a cursor this API made")
     return tuple(key)

@@ -28,6 +28,7 @@ __all__ = [
     "Cabin",
     "CabinLayout",
     "City",
+    "Fares",
     "Flight",
     "FlightStatus",
     "Seat",
@@ -284,11 +285,15 @@ class CabinLayout:
                 )
 
 
+def _cabin_tuple(cabins: Iterable[CabinLayout]) -> tuple[CabinLayout, ...]:
+    return tuple(cabins)
+
+
 @frozen(kw_only=True)
 class SeatLayout:
     """The cabins of an airplane from front to back; rows never overlap and cabins never repeat."""
 
-    cabins: tuple[CabinLayout, ...] = field(converter=tuple)
+    cabins: tuple[CabinLayout, ...] = field(converter=_cabin_tuple)
 
     def __attrs_post_init__(self) -> None:
         rules = Rules("seat layout")
@@ -339,7 +344,11 @@ class Airplane:
         rules.check()
 
 
-def _sorted_fares(fares: Mapping[Cabin | str, Money]) -> dict[Cabin, Money]:
+#: Base fares per cabin, keyed by :class:`Cabin` or its value (``"economy"``).
+Fares = Mapping[Cabin, Money] | Mapping[str, Money]
+
+
+def _sorted_fares(fares: Fares) -> dict[Cabin, Money]:
     try:
         cabins = {Cabin(cabin): money for cabin, money in fares.items()}
     except ValueError as error:

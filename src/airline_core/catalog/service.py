@@ -29,6 +29,7 @@ from airline_core.catalog.model import (
     Airport,
     Cabin,
     City,
+    Fares,
     Flight,
     FlightStatus,
     SeatLayout,
@@ -42,7 +43,6 @@ from airline_core.errors import (
     StillReferenced,
 )
 from airline_core.ids import new_id
-from airline_core.money import Money
 from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page
 from airline_core.ports import AirplaneStore, AirportStore, CityStore, Clock, FlightStore
 from airline_core.validation import Rules
@@ -266,7 +266,7 @@ class FlightDraft:
     destination: str
     departs_at: datetime
     arrives_at: datetime
-    fares: Mapping[Cabin | str, Money]
+    fares: Fares
     status: FlightStatus = FlightStatus.SCHEDULED
 
 
@@ -295,7 +295,7 @@ class Flights:
         destination: str,
         departs_at: datetime,
         arrives_at: datetime,
-        fares: Mapping[Cabin | str, Money],
+        fares: Fares,
         status: FlightStatus = FlightStatus.SCHEDULED,
     ) -> Flight:
         """Schedule one flight.
@@ -420,7 +420,7 @@ class Flights:
         airplane_id: str | None = None,
         departs_at: datetime | None = None,
         arrives_at: datetime | None = None,
-        fares: Mapping[Cabin | str, Money] | None = None,
+        fares: Fares | None = None,
         status: FlightStatus | None = None,
     ) -> Flight:
         """Retime, re-equip, reprice or change the status of a flight.
@@ -470,5 +470,5 @@ class Flights:
         self, criteria: FlightFilter = _ANY_FLIGHT, page: PageRequest = _FIRST_PAGE
     ) -> Page[Flight]:
         scope = f"flights:{criteria!r}"
-        window = KeysetWindow.open(page, scope)
+        window = KeysetWindow.open(page, scope, shape=(int, str))
         return make_page(await self.store.list(criteria, window), window, flight_key, scope)

@@ -1,0 +1,99 @@
+"""The composition root: settings in, a running :class:`Runtime` out.
+
+Every entry point (the Litestar app's lifespan, each CLI command, the tests) enters
+:func:`bootstrap`; everything it opens is closed on the way out, in reverse order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from attrs import frozen
+
+from airline_core import Airline
+from airline_core.errors import Unavailable
+from airline_core.ports import Clock
+from airline_runtime.db import (
+    Database,
+    SQLAlchemyAirplaneStore,
+    SQLAlchemyAirportStore,
+    SQLAlchemyCityStore,
+    SQLAlchemyFlightStore,
+    create_database,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from airline_runtime.settings import Settings
+
+__all__ = ["Runtime", "SchemaOutOfDate", "bootstrap"]
+
+
+class SchemaOutOfDate(Unavailable):
+    """The database schema is not the one this version of the package needs."""
+
+
+@frozen
+class Runtime:
+    """What the entry points share: the settings, the database and the airline on top of it."""
+
+    settings: Settings
+    airline: Airline
+    database: Database | None = None
+
+    async def check_ready(self) -> dict[str, str]:
+        """Probe each dependency; raises :class:`Unavailable` naming the first that fails."""
+        checks = {}
+        if self.database is not None:
+            try:
+                await self.database.ping()
+            except Exception as error:
+                raise Unavailable(f"database unreachable: {type(error).__name__}") from error
+            checks["database"] = "ok"
+        return checks
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings,
+    *,
+    migrate: bool = False,
+    require_schema: bool = True,
+    clock: Clock | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open the database named by ``settings`` and build the airline on it.
+
+    :param migrate: bring the schema up to date first (the embedded default and ``airline demo``
+        do; production runs ``airline db upgrade`` once per release instead).
+    :param require_schema: refuse to start on a database whose schema is behind this package.
+    :raises SchemaOutOfDate: the schema is behind and ``migrate`` is false.
+    """
+    async with AsyncExitStack() as stack:
+        if settings.is_embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = create_database(
+            settings.effective_database_url, pool_size=settings.database_pool_size
+        )
+        stack.push_async_callback(database.dispose)
+        if migrate:
+            await upgrade(database)
+        elif require_schema:
+            await _require_current_schema(database)
+        airline = Airline.from_stores(
+            cities=SQLAlchemyCityStore(database),
+            airports=SQLAlchemyAirportStore(database),
+            airplanes=SQLAlchemyAirplaneStore(database),
+            flights=SQLAlchemyFlightStore(database),
+            clock=clock,
+        )
+        yield Runtime(settings=settings, airline=airline, database=database)
+
+
+async def _require_current_schema(database: Database) -> None:
+    current, head = await current_revision(database), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run `airline db upgrade`"
+        )

@@ -1,0 +1,275 @@
+"""The ``airline`` command.
+
+Typer commands are plain functions that call :func:`anyio.run` (typer never awaits an ``async
+def``). Every failure the user can cause or fix ends as one line on stderr and exit status 1;
+usage mistakes exit with 2, as typer does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, NoReturn, TypeVar
+
+import anyio
+import typer
+
+from airline_core import AirlineError, __version__
+from airline_runtime.settings import Settings, SettingsError
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="airline",
+    help="An airline booking backend: API server, database tools and demo data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema tools.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"airline: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn the errors a user can cause or fix into one line on stderr."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (SettingsError, AirlineError) as error:
+        fail(str(error))
+    except DBAPIError as error:
+        fail(f"database error: {str(error.orig).strip() or type(error.orig).__name__}")
+    except OSError as error:
+        fail(str(error))
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    with _one_line_errors():
+        return anyio.run(work, backend_options=_loop_options())
+    raise AssertionError("unreachable")  # pragma: no cover - _one_line_errors always raises
+
+
+def _loop_options() -> dict[str, bool]:
+    try:
+        import uvloop  # noqa: F401 - only probing whether it is installed
+    except ImportError:  # pragma: no cover - Windows
+        return {}
+    return {"use_uvloop": True}
+
+
+def _settings(host: str | None = None, port: int | None = None) -> Settings:
+    with _one_line_errors():
+        settings = Settings.from_env()
+    if host is not None or port is not None:
+        from attrs import evolve
+
+        settings = evolve(
+            settings,
+            host=host if host is not None else settings.host,
+            port=port if port is not None else settings.port,
+        )
+    return settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"airline {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Settings come from AIRLINE_* environment variables; see `airline serve --help`."""
+
+
+HostOption = Annotated[
+    str | None, typer.Option(help="Address to listen on [env AIRLINE_HOST, default 127.0.0.1].")
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=65535, help="Port to listen on [env AIRLINE_PORT, default 8000]."),
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to this version's (safe to run again)."""
+    settings = _settings()
+
+    async def work() -> tuple[str | None, str | None]:
+        from airline_runtime.db import create_database, upgrade
+
+        if settings.is_embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = create_database(settings.effective_database_url)
+        try:
+            return await upgrade(database)
+        finally:
+            await database.dispose()
+
+    before, after = _run(work)
+    if before == after:
+        typer.echo(f"database schema already at {after}")
+    else:
+        typer.echo(f"database schema upgraded from {before or 'nothing'} to {after}")
+
+
+@app.command()
+def seed(
+    airports: Annotated[
+        int, typer.Option(min=2, max=300, help="How many of the busiest airports to serve.")
+    ] = 40,
+    days: Annotated[int, typer.Option(min=1, max=730, help="How many days of schedule.")] = 14,
+    start: Annotated[
+        str | None, typer.Option(help="First day of the schedule, YYYY-MM-DD [default tomorrow].")
+    ] = None,
+    random_seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the generator: same seed, same schedule.")
+    ] = 7,
+) -> None:
+    """Load real airports (airportsdata), realistic airplanes and a generated schedule."""
+    settings = _settings()
+    first_day: date | None = None
+    if start is not None:
+        try:
+            first_day = date.fromisoformat(start)
+        except ValueError:
+            fail(f"--start: {start!r} is not a date such as 2026-12-01")
+
+    async def work() -> str:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskID,
+            TimeElapsedColumn,
+        )
+
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.seed import seed_catalog
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+            console=None,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+                report = await seed_catalog(
+                    runtime.airline,
+                    airports=airports,
+                    days=days,
+                    start=first_day,
+                    seed=random_seed,
+                    progress=progress,
+                )
+        return str(report)
+
+    typer.echo(_run(work))
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each a full API server).")
+    ] = 1,
+) -> None:
+    """Run the HTTP API (Litestar on uvicorn).
+
+    On the embedded default (no AIRLINE_DATABASE_URL) the SQLite schema is created or upgraded
+    first; on MySQL run `airline db upgrade` once per release instead.
+    """
+    import uvicorn
+
+    settings = _settings(host, port)
+
+    async def check() -> None:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded):
+            pass
+
+    _run(check)
+    typer.echo(f"API on http://{settings.host}:{settings.port}/api/v1 ({workers} worker(s))")
+    uvicorn.run(
+        "airline_runtime.http.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        loop="auto",
+        http="auto",
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+    )
+
+
+@app.command()
+def demo(host: HostOption = None, port: PortOption = None) -> None:
+    """Everything in one process on the embedded default: demo data on first start, then serve.
+
+    Data lives under AIRLINE_DATA_DIR (default ./airline-data); delete it to start afresh.
+    """
+    import uvicorn
+
+    from airline_runtime.bootstrap import bootstrap
+    from airline_runtime.http import create_app
+    from airline_runtime.seed import seed_demo
+
+    settings = _settings(host, port)
+
+    async def work() -> None:
+        async with bootstrap(settings, migrate=True) as runtime:
+            report = await seed_demo(runtime.airline)
+            typer.echo(f"demo data: {report}" if report else "demo data: already loaded")
+            base = f"http://{settings.host}:{settings.port}"
+            typer.echo(f"API:  {base}/api/v1/flights")
+            typer.echo(f"Docs: {base}/schema/swagger")
+            config = uvicorn.Config(
+                create_app(runtime=runtime),
+                host=settings.host,
+                port=settings.port,
+                server_header=False,
+                log_level="info",
+            )
+            await uvicorn.Server(config).serve()
+
+    _run(work)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        sys.exit(130)

@@ -1,0 +1,483 @@
+"""SQLAlchemy stores for the catalog ports (contracts in :mod:`airline_core.ports`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import cattrs
+from attrs import define
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnClause
+
+from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
+from airline_core.catalog.model import Airplane, Airport, Cabin, City, Flight, SeatLayout
+from airline_core.errors import NotFound
+from airline_core.money import Money
+from airline_core.pagination import KeysetWindow, SortKey
+from airline_runtime.db.engine import Database, translate_integrity_error
+from airline_runtime.db.tables import airplanes, airports, cities, flights
+
+__all__ = [
+    "SQLAlchemyAirplaneStore",
+    "SQLAlchemyAirportStore",
+    "SQLAlchemyCityStore",
+    "SQLAlchemyFlightStore",
+]
+
+_layouts = cattrs.Converter()
+_FARE_COLUMNS = {cabin: f"fare_{cabin.value}" for cabin in Cabin}
+
+
+def _keyset(
+    query: Select[Any],
+    columns: Sequence[ColumnClause[Any]],
+    window: KeysetWindow,
+    key: Sequence[Any] | None,
+) -> Select[Any]:
+    """Order by ``columns`` and keep the rows strictly on the window's side of ``key``."""
+    backwards = window.backwards
+    if key is not None:
+        query = query.where(_beyond(columns, key, backwards))
+    order = [column.desc() if backwards else column.asc() for column in columns]
+    return query.order_by(*order).limit(window.fetch)
+
+
+def _beyond(
+    columns: Sequence[ColumnClause[Any]], key: Sequence[Any], backwards: bool
+) -> ColumnElement[bool]:
+    # (a, b) > (x, y) spelled a > x OR (a = x AND b > y): every backend plans it on the index.
+    column, value = columns[0], key[0]
+    strictly: ColumnElement[bool] = column < value if backwards else column > value
+    if len(columns) == 1:
+        return strictly
+    return or_(strictly, and_(column == value, _beyond(columns[1:], key[1:], backwards)))
+
+
+def _window_key(window: KeysetWindow) -> SortKey | None:
+    return window.before if window.backwards else window.after
+
+
+@define
+class SQLAlchemyCityStore:
+    db: Database
+
+    async def add(self, city: City) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            await connection.execute(
+                insert(cities).values(
+                    id=city.id, code=city.code, name=city.name, country=city.country
+                )
+            )
+
+        try:
+            await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate=f"city {city.code} already exists", reference=""
+            ) from error
+
+    @staticmethod
+    def _city(row: Any) -> City:
+        return City(id=row.id, code=row.code, name=row.name, country=row.country)
+
+    async def get(self, city_id: str) -> City:
+        async with self.db.read() as connection:
+            row = (await connection.execute(select(cities).where(cities.c.id == city_id))).first()
+        if row is None:
+            raise NotFound(f"no city has id {city_id}")
+        return self._city(row)
+
+    async def find_by_code(self, code: str) -> City | None:
+        async with self.db.read() as connection:
+            row = (await connection.execute(select(cities).where(cities.c.code == code))).first()
+        return None if row is None else self._city(row)
+
+    async def update(self, city: City) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                update(cities)
+                .where(cities.c.id == city.id)
+                .values(name=city.name, country=city.country)
+            )
+            return result.rowcount
+
+        if not await self.db.write(work):
+            raise NotFound(f"no city has id {city.id}")
+
+    async def delete(self, city_id: str) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(delete(cities).where(cities.c.id == city_id))
+            return result.rowcount
+
+        try:
+            deleted = await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate="", reference="the city still has airports"
+            ) from error
+        if not deleted:
+            raise NotFound(f"no city has id {city_id}")
+
+    async def list(self, criteria: CityFilter, window: KeysetWindow) -> Sequence[City]:
+        query = select(cities)
+        if criteria.code is not None:
+            query = query.where(cities.c.code == criteria.code)
+        if criteria.name is not None:
+            query = query.where(cities.c.name.icontains(criteria.name, autoescape=True))
+        if criteria.country is not None:
+            query = query.where(cities.c.country == criteria.country)
+        query = _keyset(query, [cities.c.code], window, _window_key(window))
+        async with self.db.read() as connection:
+            return [self._city(row) for row in await connection.execute(query)]
+
+
+def _airport_values(airport: Airport) -> dict[str, Any]:
+    return {
+        "name": airport.name,
+        "city_code": airport.city,
+        "country": airport.country,
+        "time_zone": airport.time_zone,
+        "latitude": airport.latitude,
+        "longitude": airport.longitude,
+    }
+
+
+@define
+class SQLAlchemyAirportStore:
+    db: Database
+
+    @staticmethod
+    def _airport(row: Any) -> Airport:
+        return Airport(
+            code=row.code,
+            name=row.name,
+            city=row.city_code,
+            country=row.country,
+            time_zone=row.time_zone,
+            latitude=row.latitude,
+            longitude=row.longitude,
+        )
+
+    async def add(self, airport: Airport) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            await connection.execute(
+                insert(airports).values(code=airport.code, **_airport_values(airport))
+            )
+
+        try:
+            await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error,
+                duplicate=f"airport {airport.code} already exists",
+                reference=f"city {airport.city} does not exist",
+            ) from error
+
+    async def get(self, code: str) -> Airport:
+        found = await self.get_many([code])
+        if code not in found:
+            raise NotFound(f"no airport has code {code}")
+        return found[code]
+
+    async def get_many(self, codes: Sequence[str]) -> dict[str, Airport]:
+        if not codes:
+            return {}
+        async with self.db.read() as connection:
+            rows = await connection.execute(select(airports).where(airports.c.code.in_(codes)))
+            return {row.code: self._airport(row) for row in rows}
+
+    async def update(self, airport: Airport) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                update(airports)
+                .where(airports.c.code == airport.code)
+                .values(**_airport_values(airport))
+            )
+            return result.rowcount
+
+        try:
+            updated = await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate="", reference=f"city {airport.city} does not exist"
+            ) from error
+        if not updated:
+            raise NotFound(f"no airport has code {airport.code}")
+
+    async def delete(self, code: str) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(delete(airports).where(airports.c.code == code))
+            return result.rowcount
+
+        try:
+            deleted = await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate="", reference=f"airport {code} still has flights"
+            ) from error
+        if not deleted:
+            raise NotFound(f"no airport has code {code}")
+
+    async def list(self, criteria: AirportFilter, window: KeysetWindow) -> Sequence[Airport]:
+        query = select(airports)
+        if criteria.code is not None:
+            query = query.where(airports.c.code == criteria.code)
+        if criteria.name is not None:
+            query = query.where(airports.c.name.icontains(criteria.name, autoescape=True))
+        if criteria.city is not None:
+            query = query.where(airports.c.city_code == criteria.city)
+        if criteria.country is not None:
+            query = query.where(airports.c.country == criteria.country)
+        query = _keyset(query, [airports.c.code], window, _window_key(window))
+        async with self.db.read() as connection:
+            return [self._airport(row) for row in await connection.execute(query)]
+
+
+def _layout_json(layout: SeatLayout) -> str:
+    return json.dumps(_layouts.unstructure(layout), separators=(",", ":"))
+
+
+@define
+class SQLAlchemyAirplaneStore:
+    db: Database
+
+    @staticmethod
+    def _airplane(row: Any) -> Airplane:
+        layout = _layouts.structure(json.loads(row.layout), SeatLayout)
+        return Airplane(id=row.id, model=row.model, layout=layout)
+
+    async def add(self, airplane: Airplane) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            await connection.execute(
+                insert(airplanes).values(
+                    id=airplane.id,
+                    model=airplane.model,
+                    seat_count=airplane.layout.capacity,
+                    layout=_layout_json(airplane.layout),
+                )
+            )
+
+        try:
+            await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate=f"airplane {airplane.id} already exists", reference=""
+            ) from error
+
+    async def get(self, airplane_id: str) -> Airplane:
+        async with self.db.read() as connection:
+            row = (
+                await connection.execute(select(airplanes).where(airplanes.c.id == airplane_id))
+            ).first()
+        if row is None:
+            raise NotFound(f"no airplane has id {airplane_id}")
+        return self._airplane(row)
+
+    async def update(self, airplane: Airplane) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                update(airplanes)
+                .where(airplanes.c.id == airplane.id)
+                .values(
+                    model=airplane.model,
+                    seat_count=airplane.layout.capacity,
+                    layout=_layout_json(airplane.layout),
+                )
+            )
+            return result.rowcount
+
+        if not await self.db.write(work):
+            raise NotFound(f"no airplane has id {airplane.id}")
+
+    async def delete(self, airplane_id: str) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                delete(airplanes).where(airplanes.c.id == airplane_id)
+            )
+            return result.rowcount
+
+        try:
+            deleted = await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error, duplicate="", reference=f"airplane {airplane_id} still flies flights"
+            ) from error
+        if not deleted:
+            raise NotFound(f"no airplane has id {airplane_id}")
+
+    async def list(self, criteria: AirplaneFilter, window: KeysetWindow) -> Sequence[Airplane]:
+        query = select(airplanes)
+        if criteria.model is not None:
+            query = query.where(airplanes.c.model.icontains(criteria.model, autoescape=True))
+        query = _keyset(query, [airplanes.c.id], window, _window_key(window))
+        async with self.db.read() as connection:
+            return [self._airplane(row) for row in await connection.execute(query)]
+
+
+_origins = airports.alias("origin_airport")
+_destinations = airports.alias("destination_airport")
+_FLIGHT_ROWS = select(
+    flights,
+    _origins.c.time_zone.label("origin_time_zone"),
+    _destinations.c.time_zone.label("destination_time_zone"),
+).select_from(
+    flights.join(_origins, _origins.c.code == flights.c.origin).join(
+        _destinations, _destinations.c.code == flights.c.destination
+    )
+)
+
+
+def _flight_values(flight: Flight) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "airplane_id": flight.airplane_id,
+        "departs_at": flight.departs_at,
+        "arrives_at": flight.arrives_at,
+        "departs_on": flight.departs_on,
+        "status": flight.status.value,
+        "currency": flight.currency,
+    }
+    for cabin, column in _FARE_COLUMNS.items():
+        fare = flight.fares.get(cabin)
+        values[column] = None if fare is None else fare.minor_units
+    return values
+
+
+def _flight(row: Any) -> Flight:
+    fares = {
+        cabin: Money(getattr(row, column), row.currency)
+        for cabin, column in _FARE_COLUMNS.items()
+        if getattr(row, column) is not None
+    }
+    return Flight(
+        id=row.id,
+        number=row.number,
+        airline=row.airline,
+        airplane_id=row.airplane_id,
+        origin=row.origin,
+        destination=row.destination,
+        departs_at=row.departs_at,
+        arrives_at=row.arrives_at,
+        origin_time_zone=row.origin_time_zone,
+        destination_time_zone=row.destination_time_zone,
+        fares=fares,
+        status=row.status,
+    )
+
+
+@define
+class SQLAlchemyFlightStore:
+    db: Database
+
+    async def add(self, flight: Flight) -> None:
+        await self.add_many([flight])
+
+    async def add_many(self, batch: Sequence[Flight]) -> None:
+        if not batch:
+            return
+        rows = [
+            {
+                "id": flight.id,
+                "number": flight.number,
+                "airline": flight.airline,
+                "origin": flight.origin,
+                "destination": flight.destination,
+                **_flight_values(flight),
+            }
+            for flight in batch
+        ]
+
+        async def work(connection: AsyncConnection) -> None:
+            await connection.execute(insert(flights), rows)
+
+        first = batch[0]
+        try:
+            await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error,
+                duplicate=(
+                    f"{first.number} already departs on {first.departs_on}"
+                    if len(batch) == 1
+                    else "a flight number already departs on one of these dates"
+                ),
+                reference="an airplane or airport of these flights does not exist",
+            ) from error
+
+    async def get(self, flight_id: str) -> Flight:
+        async with self.db.read() as connection:
+            row = (await connection.execute(_FLIGHT_ROWS.where(flights.c.id == flight_id))).first()
+        if row is None:
+            raise NotFound(f"no flight has id {flight_id}")
+        return _flight(row)
+
+    async def update(self, flight: Flight) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                update(flights).where(flights.c.id == flight.id).values(**_flight_values(flight))
+            )
+            return result.rowcount
+
+        try:
+            updated = await self.db.write(work)
+        except IntegrityError as error:
+            raise translate_integrity_error(
+                error,
+                duplicate=f"{flight.number} already departs on {flight.departs_on}",
+                reference=f"airplane {flight.airplane_id} does not exist",
+            ) from error
+        if not updated:
+            raise NotFound(f"no flight has id {flight.id}")
+
+    async def delete(self, flight_id: str) -> None:
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(delete(flights).where(flights.c.id == flight_id))
+            return result.rowcount
+
+        if not await self.db.write(work):
+            raise NotFound(f"no flight has id {flight_id}")
+
+    async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
+        query = _FLIGHT_ROWS
+        for column, value in (
+            (flights.c.number, criteria.number),
+            (flights.c.airline, criteria.airline),
+            (flights.c.origin, criteria.origin),
+            (flights.c.destination, criteria.destination),
+            (flights.c.departs_on, criteria.departs_on),
+            (flights.c.status, None if criteria.status is None else criteria.status.value),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        key: tuple[Any, ...] | None = _window_key(window)
+        if key is not None:
+            # The cursor holds the departure as epoch seconds (see flight_key).
+            key = (datetime.fromtimestamp(int(key[0]), UTC), key[1])
+        query = _keyset(query, [flights.c.departs_at, flights.c.id], window, key)
+        async with self.db.read() as connection:
+            return [_flight(row) for row in await connection.execute(query)]
+
+    async def uses_airplane(self, airplane_id: str) -> bool:
+        return await self._exists(flights.c.airplane_id == airplane_id)
+
+    async def uses_airport(self, code: str) -> bool:
+        return await self._exists(or_(flights.c.origin == code, flights.c.destination == code))
+
+    async def _exists(self, condition: ColumnElement[bool]) -> bool:
+        async with self.db.read() as connection:
+            found = await connection.scalar(select(exists().where(condition)))
+        return bool(found)

@@ -1,0 +1,146 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; stores query it.
+
+Codes and ids are ASCII with a binary collation on MySQL (compact indexes, exact comparisons);
+names use the server's default case-insensitive collation so that name filters ignore case on
+every backend. Instants are ``DATETIME`` in UTC; money is integer minor units.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+__all__ = ["airplanes", "airports", "cities", "flights", "metadata"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+_MYSQL_TABLE: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+
+def ascii_code(length: int) -> String:
+    """A fixed-shape code or id: ASCII, compared byte for byte on MySQL."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+    )
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC instants in, aware UTC instants out; stored without a zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+ID = 26
+
+cities = Table(
+    "cities",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("code", ascii_code(3), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("country", ascii_code(2), nullable=False),
+    **_MYSQL_TABLE,
+)
+
+airports = Table(
+    "airports",
+    metadata,
+    Column("code", ascii_code(3), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column(
+        "city_code",
+        ascii_code(3),
+        ForeignKey("cities.code", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("country", ascii_code(2), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("latitude", Double(), nullable=False),
+    Column("longitude", Double(), nullable=False),
+    **_MYSQL_TABLE,
+)
+
+airplanes = Table(
+    "airplanes",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("model", String(120), nullable=False),
+    Column("seat_count", Integer, nullable=False),
+    # The seat layout is read and written whole, so it is one JSON document.
+    Column("layout", Text, nullable=False),
+    **_MYSQL_TABLE,
+)
+
+flights = Table(
+    "flights",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("number", ascii_code(8), nullable=False),
+    Column("airline", ascii_code(2), nullable=False),
+    Column(
+        "airplane_id",
+        ascii_code(ID),
+        ForeignKey("airplanes.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("origin", ascii_code(3), ForeignKey("airports.code"), nullable=False),
+    Column("destination", ascii_code(3), ForeignKey("airports.code"), nullable=False),
+    Column("departs_at", UTCDateTime(), nullable=False),
+    Column("arrives_at", UTCDateTime(), nullable=False),
+    # The local date at the origin: what a traveller searches by, and the day a number is unique.
+    Column("departs_on", Date, nullable=False),
+    Column("status", ascii_code(12), nullable=False),
+    Column("currency", ascii_code(3), nullable=False),
+    # Base fares per cabin in minor units; NULL where the airplane has no such cabin.
+    Column("fare_first", BigInteger),
+    Column("fare_business", BigInteger),
+    Column("fare_premium_economy", BigInteger),
+    Column("fare_economy", BigInteger),
+    UniqueConstraint("number", "departs_on"),
+    CheckConstraint("arrives_at > departs_at", name="arrives_after_departure"),
+    CheckConstraint("origin <> destination", name="distinct_airports"),
+    Index(None, "origin", "departs_on", "departs_at"),
+    Index(None, "destination", "departs_on"),
+    Index(None, "departs_at", "id"),
+    **_MYSQL_TABLE,
+)

@@ -1,0 +1,119 @@
+"""The Litestar application factory.
+
+``create_app()`` builds nothing but the app: the database and the airline are opened by the
+lifespan (through :func:`airline_runtime.bootstrap.bootstrap`) when a server starts it, and closed
+when it stops. Tests pass an already-built :class:`Runtime` (memory stores, a fake clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Tag
+from litestar.static_files import create_static_files_router
+
+from airline_core import Airline, __version__
+from airline_runtime.bootstrap import Runtime, bootstrap
+from airline_runtime.http.catalog import (
+    AirplaneController,
+    AirportController,
+    CityController,
+    FlightController,
+)
+from airline_runtime.http.health import HealthController
+from airline_runtime.http.problems import exception_handlers
+from airline_runtime.settings import Settings
+
+__all__ = ["create_app"]
+
+_ASSETS = "/schema/assets"
+
+
+def _airline(state: State) -> Airline:
+    runtime: Runtime = state.runtime
+    return runtime.airline
+
+
+def _openapi() -> OpenAPIConfig:
+    # The UI's scripts are served from the installed package, so the docs work offline.
+    swagger = SwaggerRenderPlugin(
+        path="/swagger",
+        js_url=f"{_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{_ASSETS}/favicon-32x32.png'>",
+    )
+    return OpenAPIConfig(
+        title="Airline booking API",
+        version=__version__,
+        description=(
+            "Catalog, search and booking for an airline. Errors are RFC 9457 problem details; "
+            "lists are keyset-paginated with opaque cursors."
+        ),
+        path="/schema",
+        render_plugins=[swagger],
+        tags=[
+            Tag(name="catalog", description="Cities, airports, airplanes and flights"),
+            Tag(name="operations", description="Health probes"),
+        ],
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    migrate: bool = False,
+) -> Litestar:
+    """Build the API app.
+
+    :param settings: read from the environment when not given (how ``uvicorn --factory`` and
+        ``airline serve --workers N`` start each worker).
+    :param runtime: an already-open runtime to serve (tests, embedding); the app then neither
+        opens nor closes it.
+    :param migrate: bring the database schema up to date at start-up (the embedded default).
+    """
+    import swagger_ui_bundle
+
+    if runtime is None and settings is None:
+        settings = Settings.from_env()
+    max_body = (runtime.settings if runtime else settings or Settings()).max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        assert settings is not None  # noqa: S101 - set above whenever runtime is None
+        async with bootstrap(settings, migrate=migrate) as opened:
+            app.state.runtime = opened
+            yield
+
+    return Litestar(
+        route_handlers=[
+            CityController,
+            AirportController,
+            AirplaneController,
+            FlightController,
+            HealthController,
+            create_static_files_router(
+                path=_ASSETS,
+                directories=[swagger_ui_bundle.swagger_ui_path],
+                include_in_schema=False,
+                send_as_attachment=False,
+            ),
+        ],
+        dependencies={"airline": Provide(_airline, sync_to_thread=False)},
+        exception_handlers=exception_handlers,
+        openapi_config=_openapi(),
+        lifespan=[lifespan],
+        request_max_body_size=max_body,
+        debug=False,
+    )

@@ -1,0 +1,298 @@
+"""Controllers of the catalog: cities, airports, airplanes and flights under ``/api/v1``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+
+from airline_core import (
+    Airline,
+    AirplaneFilter,
+    AirportFilter,
+    CityFilter,
+    FlightFilter,
+    FlightStatus,
+    InvalidRequest,
+    PageRequest,
+)
+from airline_core.catalog.model import is_iata_code
+from airline_runtime.http.schemas import (
+    AirplaneCreate,
+    AirplaneList,
+    AirplanePatch,
+    AirplaneResponse,
+    AirportCreate,
+    AirportList,
+    AirportPatch,
+    AirportResponse,
+    CityCreate,
+    CityList,
+    CityPatch,
+    CityResponse,
+    FlightCreate,
+    FlightList,
+    FlightPatch,
+    FlightResponse,
+    airplane_out,
+    airport_out,
+    city_out,
+    fares_in,
+    flight_out,
+    given,
+    layout_in,
+    meta_of,
+)
+
+__all__ = ["AirplaneController", "AirportController", "CityController", "FlightController"]
+
+Limit = Parameter(description="page size, 1..200", default=50)
+After = Parameter(description="cursor from meta.after of the previous page", default=None)
+Before = Parameter(description="cursor from meta.before of the next page", default=None)
+
+
+def _page(limit: int, after: str | None, before: str | None) -> PageRequest:
+    return PageRequest(limit=limit, after=after, before=before)
+
+
+def _code(value: str | None, field: str) -> str | None:
+    if value is not None and not is_iata_code(value):
+        raise InvalidRequest.for_field(field, f"{value!r} is not three upper-case letters")
+    return value
+
+
+def _path_code(code: str) -> str:
+    if not is_iata_code(code):
+        raise InvalidRequest.for_field("code", f"{code!r} is not three upper-case letters")
+    return code
+
+
+class CityController(Controller):
+    path = "/api/v1/cities"
+    tags = ("catalog",)
+
+    @get(summary="List cities", description="Ordered by code; `name` matches any part.")
+    async def list_cities(
+        self,
+        airline: Airline,
+        code: str | None = None,
+        name: str | None = None,
+        country: str | None = None,
+        limit: int = Limit,
+        after: str | None = After,
+        before: str | None = Before,
+    ) -> CityList:
+        page = await airline.cities.list(
+            CityFilter(code=_code(code, "code"), name=name, country=country),
+            _page(limit, after, before),
+        )
+        return CityList(data=[city_out(c) for c in page.items], meta=meta_of(page))
+
+    @post(summary="Create a city")
+    async def create_city(self, airline: Airline, data: CityCreate) -> CityResponse:
+        city = await airline.cities.create(code=data.code, name=data.name, country=data.country)
+        return CityResponse(data=city_out(city))
+
+    @get("/{city_id:str}", summary="Get a city")
+    async def get_city(self, airline: Airline, city_id: str) -> CityResponse:
+        return CityResponse(data=city_out(await airline.cities.get(city_id)))
+
+    @patch("/{city_id:str}", summary="Change a city", description="Its code never changes.")
+    async def update_city(self, airline: Airline, city_id: str, data: CityPatch) -> CityResponse:
+        city = await airline.cities.update(
+            city_id, name=given(data.name), country=given(data.country)
+        )
+        return CityResponse(data=city_out(city))
+
+    @delete("/{city_id:str}", summary="Delete a city", description="409 while it has airports.")
+    async def delete_city(self, airline: Airline, city_id: str) -> None:
+        await airline.cities.delete(city_id)
+
+
+class AirportController(Controller):
+    path = "/api/v1/airports"
+    tags = ("catalog",)
+
+    @get(summary="List airports", description="Ordered by code; `name` matches any part.")
+    async def list_airports(
+        self,
+        airline: Airline,
+        code: str | None = None,
+        name: str | None = None,
+        city: str | None = None,
+        country: str | None = None,
+        limit: int = Limit,
+        after: str | None = After,
+        before: str | None = Before,
+    ) -> AirportList:
+        criteria = AirportFilter(
+            code=_code(code, "code"), name=name, city=_code(city, "city"), country=country
+        )
+        page = await airline.airports.list(criteria, _page(limit, after, before))
+        return AirportList(data=[airport_out(a) for a in page.items], meta=meta_of(page))
+
+    @post(summary="Create an airport", description="Its city must exist.")
+    async def create_airport(self, airline: Airline, data: AirportCreate) -> AirportResponse:
+        airport = await airline.airports.create(
+            code=data.code,
+            name=data.name,
+            city=data.city,
+            country=data.country,
+            time_zone=data.time_zone,
+            latitude=data.latitude,
+            longitude=data.longitude,
+        )
+        return AirportResponse(data=airport_out(airport))
+
+    @get("/{code:str}", summary="Get an airport by IATA code")
+    async def get_airport(self, airline: Airline, code: str) -> AirportResponse:
+        return AirportResponse(data=airport_out(await airline.airports.get(_path_code(code))))
+
+    @patch(
+        "/{code:str}",
+        summary="Change an airport",
+        description="Its code never changes; its time zone cannot change while flights use it.",
+    )
+    async def update_airport(
+        self, airline: Airline, code: str, data: AirportPatch
+    ) -> AirportResponse:
+        airport = await airline.airports.update(
+            _path_code(code),
+            name=given(data.name),
+            city=given(data.city),
+            country=given(data.country),
+            time_zone=given(data.time_zone),
+            latitude=given(data.latitude),
+            longitude=given(data.longitude),
+        )
+        return AirportResponse(data=airport_out(airport))
+
+    @delete("/{code:str}", summary="Delete an airport", description="409 while flights use it.")
+    async def delete_airport(self, airline: Airline, code: str) -> None:
+        await airline.airports.delete(_path_code(code))
+
+
+class AirplaneController(Controller):
+    path = "/api/v1/airplanes"
+    tags = ("catalog",)
+
+    @get(summary="List airplanes", description="Ordered by creation; `model` matches any part.")
+    async def list_airplanes(
+        self,
+        airline: Airline,
+        model: str | None = None,
+        limit: int = Limit,
+        after: str | None = After,
+        before: str | None = Before,
+    ) -> AirplaneList:
+        page = await airline.airplanes.list(
+            AirplaneFilter(model=model), _page(limit, after, before)
+        )
+        return AirplaneList(data=[airplane_out(a) for a in page.items], meta=meta_of(page))
+
+    @post(summary="Create an airplane with its seat layout")
+    async def create_airplane(self, airline: Airline, data: AirplaneCreate) -> AirplaneResponse:
+        airplane = await airline.airplanes.create(model=data.model, layout=layout_in(data.layout))
+        return AirplaneResponse(data=airplane_out(airplane))
+
+    @get("/{airplane_id:str}", summary="Get an airplane")
+    async def get_airplane(self, airline: Airline, airplane_id: str) -> AirplaneResponse:
+        return AirplaneResponse(data=airplane_out(await airline.airplanes.get(airplane_id)))
+
+    @patch(
+        "/{airplane_id:str}",
+        summary="Rename or reconfigure an airplane",
+        description="While flights use it, a new layout must keep the same cabins.",
+    )
+    async def update_airplane(
+        self, airline: Airline, airplane_id: str, data: AirplanePatch
+    ) -> AirplaneResponse:
+        layout = given(data.layout)
+        airplane = await airline.airplanes.update(
+            airplane_id,
+            model=given(data.model),
+            layout=None if layout is None else layout_in(layout),
+        )
+        return AirplaneResponse(data=airplane_out(airplane))
+
+    @delete("/{airplane_id:str}", summary="Delete an airplane", description="409 while it flies.")
+    async def delete_airplane(self, airline: Airline, airplane_id: str) -> None:
+        await airline.airplanes.delete(airplane_id)
+
+
+class FlightController(Controller):
+    path = "/api/v1/flights"
+    tags = ("catalog",)
+
+    @get(
+        summary="List flights",
+        description="Ordered by departure; `departs_on` is the local date at the origin.",
+    )
+    async def list_flights(
+        self,
+        airline: Airline,
+        number: str | None = None,
+        airline_code: str | None = Parameter(query="airline", default=None),
+        origin: str | None = None,
+        destination: str | None = None,
+        departs_on: date | None = None,
+        status: FlightStatus | None = None,
+        limit: int = Limit,
+        after: str | None = After,
+        before: str | None = Before,
+    ) -> FlightList:
+        criteria = FlightFilter(
+            number=number,
+            airline=airline_code,
+            origin=_code(origin, "origin"),
+            destination=_code(destination, "destination"),
+            departs_on=departs_on,
+            status=status,
+        )
+        page = await airline.flights.list(criteria, _page(limit, after, before))
+        return FlightList(data=[flight_out(f) for f in page.items], meta=meta_of(page))
+
+    @post(
+        summary="Schedule a flight",
+        description="Fares must price exactly the airplane's cabins; times need a UTC offset.",
+    )
+    async def create_flight(self, airline: Airline, data: FlightCreate) -> FlightResponse:
+        flight = await airline.flights.create(
+            number=data.number,
+            airline=data.airline,
+            airplane_id=data.airplane_id,
+            origin=data.origin,
+            destination=data.destination,
+            departs_at=data.departs_at,
+            arrives_at=data.arrives_at,
+            fares=fares_in(data.fares),
+        )
+        return FlightResponse(data=flight_out(flight))
+
+    @get("/{flight_id:str}", summary="Get a flight")
+    async def get_flight(self, airline: Airline, flight_id: str) -> FlightResponse:
+        return FlightResponse(data=flight_out(await airline.flights.get(flight_id)))
+
+    @patch(
+        "/{flight_id:str}",
+        summary="Retime, re-equip, reprice or change the status of a flight",
+        description="Number, airline and route never change; a cancelled flight stays cancelled.",
+    )
+    async def update_flight(
+        self, airline: Airline, flight_id: str, data: FlightPatch
+    ) -> FlightResponse:
+        fares = given(data.fares)
+        flight = await airline.flights.update(
+            flight_id,
+            airplane_id=given(data.airplane_id),
+            departs_at=given(data.departs_at),
+            arrives_at=given(data.arrives_at),
+            fares=None if fares is None else fares_in(fares),
+            status=given(data.status),
+        )
+        return FlightResponse(data=flight_out(flight))
+
+    @delete("/{flight_id:str}", summary="Delete a flight")
+    async def delete_flight(self, airline: Airline, flight_id: str) -> None:
+        await airline.flights.delete(flight_id)

@@ -1,0 +1,144 @@
+"""RFC 9457 problem details for every error the API answers.
+
+One table maps each core error class to a status and a problem type; subclasses inherit their
+parent's entry. Framework errors (validation, unknown routes, oversized bodies) are rewritten in
+the same shape, and anything unexpected becomes a bare 500 whose detail gives away nothing but the
+request id to quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from airline_core.errors import (
+    AirlineError,
+    AlreadyExists,
+    Conflict,
+    FieldError,
+    InvalidRequest,
+    NotFound,
+    StillReferenced,
+    Unavailable,
+)
+
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem"]
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_PREFIX = "urn:airline:problem:"
+logger = logging.getLogger("airline_runtime.http")
+
+# Most specific first: the first class an error is an instance of decides.
+_CORE_PROBLEMS: tuple[tuple[type[AirlineError], int, str, str], ...] = (
+    (InvalidRequest, 422, "validation", "The request is not valid"),
+    (NotFound, 404, "not-found", "Not found"),
+    (AlreadyExists, 409, "already-exists", "Already exists"),
+    (StillReferenced, 409, "still-referenced", "Still in use"),
+    (Conflict, 409, "conflict", "Conflict"),
+    (Unavailable, 503, "unavailable", "Service unavailable"),
+    (AirlineError, 400, "bad-request", "Bad request"),
+)
+
+_HTTP_PROBLEMS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    errors: tuple[FieldError, ...] | list[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": _TYPE_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _core_error(request: Request[Any, Any, Any], error: AirlineError) -> Response[dict[str, Any]]:
+    for kind, status, slug, title in _CORE_PROBLEMS:
+        if isinstance(error, kind):
+            headers = {"Retry-After": "1"} if status == 503 else None
+            return problem(
+                request, status, slug, title, str(error), errors=error.errors, headers=headers
+            )
+    raise AssertionError("AirlineError is the last entry")  # pragma: no cover
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_path(key: str, message: str) -> str:
+    """Litestar's ``layout.cabins[0]`` plus the message's field, as ``layout.cabins.0.seats``."""
+    path = "" if key in ("data", "") else re.sub(r"\[(\d+|\.\.\.)\]", r".\1", key)
+    named = _UNKNOWN_FIELD.search(message) or _MISSING_FIELD.search(message)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or "body"
+
+
+def _validation_error(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, Any]]:
+    extra = error.extra if isinstance(error.extra, list) else []
+    errors = [
+        FieldError(_field_path(str(item.get("key", "")), str(item["message"])), item["message"])
+        for item in extra
+        if isinstance(item, dict) and "message" in item
+    ]
+    detail = "; ".join(str(e) for e in errors) or str(error.detail)
+    return problem(request, 422, "validation", "The request is not valid", detail, errors=errors)
+
+
+def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    status = error.status_code
+    if status >= 500:
+        return _unexpected(request, error)
+    slug, title = _HTTP_PROBLEMS.get(status, ("bad-request", "Bad request"))
+    detail = str(error.detail) if error.detail else title
+    if status == 400 and detail.startswith("JSON is malformed"):
+        slug, title = "malformed-body", "The body is not valid JSON"
+    return problem(request, status, slug, title, detail, headers=error.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(
+        request,
+        500,
+        "internal",
+        "Internal server error",
+        "The server failed to answer this request; it has been logged.",
+    )
+
+
+exception_handlers: ExceptionHandlersMap = {
+    AirlineError: _core_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,169 @@
+"""Shared fixtures: the three storage backends every contract test runs against.
+
+MariaDB/MySQL tests are marked ``mysql`` and use ``AIRLINE_TEST_MYSQL_URL`` (default: root on
+127.0.0.1:3306). They never skip: when the server is missing they fail, so CI cannot pass
+without them. Deselect them on a laptop with ``-m "not mysql"``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+from attrs import frozen
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from airline_core import Airline, FakeClock
+from airline_core.memory import (
+    MemoryAirplaneStore,
+    MemoryAirportStore,
+    MemoryCatalog,
+    MemoryCityStore,
+    MemoryFlightStore,
+)
+from airline_core.ports import AirplaneStore, AirportStore, CityStore, FlightStore
+from airline_runtime.db import (
+    Database,
+    SQLAlchemyAirplaneStore,
+    SQLAlchemyAirportStore,
+    SQLAlchemyCityStore,
+    SQLAlchemyFlightStore,
+    create_database,
+    upgrade,
+)
+from airline_runtime.settings import normalize_database_url
+
+MYSQL_SERVER_URL = os.environ.get("AIRLINE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+# Every test starts from this instant, so schedules in tests are always in the future.
+TEST_NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = normalize_database_url(url).partition("?")
+    server = base.rsplit("/", 1)[0]
+    return f"{server}/{name}?{query}"
+
+
+def _run_apart(work: Callable[..., Awaitable[None]], *args: object) -> None:
+    """Run async set-up in a thread of its own: session fixtures may be first needed while a
+    test's event loop is already running."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, work, *args).result()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A private database on the MySQL server for this test session, dropped at the end."""
+    name = f"airline_test_{uuid.uuid4().hex[:10]}"
+    admin_url = normalize_database_url(MYSQL_SERVER_URL)
+
+    async def run(statement: str) -> None:
+        database = create_database(admin_url)
+        try:
+            async with database.engine.begin() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await database.dispose()
+
+    try:
+        _run_apart(run, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    except (OSError, SQLAlchemyError) as error:
+        pytest.fail(
+            f"MariaDB/MySQL at {MYSQL_SERVER_URL} is required for tests marked mysql: {error}"
+            ' (start it, set AIRLINE_TEST_MYSQL_URL, or deselect with -m "not mysql")',
+            pytrace=False,
+        )
+    url = _with_database(MYSQL_SERVER_URL, name)
+
+    async def migrate() -> None:
+        database = create_database(url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    _run_apart(migrate)
+    yield url
+    _run_apart(run, f"DROP DATABASE {name}")
+
+
+async def _empty(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        for table in ("flights", "airplanes", "airports", "cities"):
+            await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+
+
+@frozen
+class Stores:
+    """One backend's catalog stores, and an :class:`Airline` on them with a fake clock."""
+
+    backend: str
+    cities: CityStore
+    airports: AirportStore
+    airplanes: AirplaneStore
+    flights: FlightStore
+    clock: FakeClock
+    database: Database | None = None
+
+    @property
+    def airline(self) -> Airline:
+        return Airline.from_stores(
+            cities=self.cities,
+            airports=self.airports,
+            airplanes=self.airplanes,
+            flights=self.flights,
+            clock=self.clock,
+        )
+
+
+def _sql_stores(backend: str, database: Database) -> Stores:
+    return Stores(
+        backend=backend,
+        cities=SQLAlchemyCityStore(database),
+        airports=SQLAlchemyAirportStore(database),
+        airplanes=SQLAlchemyAirplaneStore(database),
+        flights=SQLAlchemyFlightStore(database),
+        clock=FakeClock(TEST_NOW),
+        database=database,
+    )
+
+
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)],
+)
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
+    """The catalog stores of each backend, empty, with the schema of the migrations."""
+    backend: str = request.param
+    if backend == "memory":
+        catalog = MemoryCatalog()
+        yield Stores(
+            backend=backend,
+            cities=MemoryCityStore(catalog),
+            airports=MemoryAirportStore(catalog),
+            airplanes=MemoryAirplaneStore(catalog),
+            flights=MemoryFlightStore(catalog),
+            clock=FakeClock(TEST_NOW),
+        )
+        return
+    if backend == "sqlite":
+        database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'airline.db'}")
+        await upgrade(database)
+    else:
+        database = create_database(request.getfixturevalue("mysql_url"))
+        await _empty(database)
+    try:
+        yield _sql_stores(backend, database)
+    finally:
+        await database.dispose()
