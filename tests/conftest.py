@@ -63,29 +63,44 @@ def _run_apart(work: Callable[..., Awaitable[None]], *args: object) -> None:
         pool.submit(anyio.run, work, *args).result()
 
 
-@pytest.fixture(scope="session")
-def mysql_url() -> Iterator[str]:
-    """A private database on the MySQL server for this test session, dropped at the end."""
-    name = f"airline_test_{uuid.uuid4().hex[:10]}"
-    admin_url = normalize_database_url(MYSQL_SERVER_URL)
-
-    async def run(statement: str) -> None:
-        database = create_database(admin_url)
-        try:
-            async with database.engine.begin() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await database.dispose()
-
+async def _mysql_admin(statement: str) -> None:
+    database = create_database(normalize_database_url(MYSQL_SERVER_URL))
     try:
-        _run_apart(run, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        async with database.engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> str:
+    """The MySQL server URL, checked once: a missing server fails every test that needs it."""
+    try:
+        _run_apart(_mysql_admin, "SELECT 1")
     except (OSError, SQLAlchemyError) as error:
         pytest.fail(
             f"MariaDB/MySQL at {MYSQL_SERVER_URL} is required for tests marked mysql: {error}"
             ' (start it, set AIRLINE_TEST_MYSQL_URL, or deselect with -m "not mysql")',
             pytrace=False,
         )
-    url = _with_database(MYSQL_SERVER_URL, name)
+    return MYSQL_SERVER_URL
+
+
+@pytest.fixture
+def mysql_empty_url(mysql_server: str) -> Iterator[str]:
+    """A MySQL database with no schema at all, dropped after the test."""
+    name = f"airline_empty_{uuid.uuid4().hex[:10]}"
+    _run_apart(_mysql_admin, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    yield _with_database(mysql_server, name)
+    _run_apart(_mysql_admin, f"DROP DATABASE {name}")
+
+
+@pytest.fixture(scope="session")
+def mysql_url(mysql_server: str) -> Iterator[str]:
+    """A private, migrated database on the MySQL server for this session, dropped at the end."""
+    name = f"airline_test_{uuid.uuid4().hex[:10]}"
+    _run_apart(_mysql_admin, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = _with_database(mysql_server, name)
 
     async def migrate() -> None:
         database = create_database(url)
@@ -96,7 +111,7 @@ def mysql_url() -> Iterator[str]:
 
     _run_apart(migrate)
     yield url
-    _run_apart(run, f"DROP DATABASE {name}")
+    _run_apart(_mysql_admin, f"DROP DATABASE {name}")
 
 
 async def _empty(database: Database) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, NoReturn, TypeVar
 
 import anyio
@@ -153,6 +153,8 @@ def seed(
             first_day = date.fromisoformat(start)
         except ValueError:
             fail(f"--start: {start!r} is not a date such as 2026-12-01")
+        if first_day < datetime.now(UTC).date():
+            fail(f"--start: {start} is in the past; a schedule starts today or later")
 
     async def work() -> str:
         from rich.progress import (

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from airline_core import (
     Airline,
@@ -47,9 +49,12 @@ from airline_runtime.http.schemas import (
 
 __all__ = ["AirplaneController", "AirportController", "CityController", "FlightController"]
 
-Limit = Parameter(description="page size, 1..200", default=50)
-After = Parameter(description="cursor from meta.after of the previous page", default=None)
-Before = Parameter(description="cursor from meta.before of the next page", default=None)
+# The airline comes from the app's ``airline`` dependency (see airline_runtime.http.app).
+AirlineDependency = NamedDependency[Airline]
+
+Limit = Annotated[int, QueryParameter(description="page size, 1..200")]
+After = Annotated[str | None, QueryParameter(description="cursor: meta.after of the page before")]
+Before = Annotated[str | None, QueryParameter(description="cursor: meta.before of the page after")]
 
 
 def _page(limit: int, after: str | None, before: str | None) -> PageRequest:
@@ -75,13 +80,13 @@ class CityController(Controller):
     @get(summary="List cities", description="Ordered by code; `name` matches any part.")
     async def list_cities(
         self,
-        airline: Airline,
-        code: str | None = None,
-        name: str | None = None,
-        country: str | None = None,
-        limit: int = Limit,
-        after: str | None = After,
-        before: str | None = Before,
+        airline: AirlineDependency,
+        code: FromQuery[str | None] = None,
+        name: FromQuery[str | None] = None,
+        country: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        after: After = None,
+        before: Before = None,
     ) -> CityList:
         page = await airline.cities.list(
             CityFilter(code=_code(code, "code"), name=name, country=country),
@@ -90,23 +95,27 @@ class CityController(Controller):
         return CityList(data=[city_out(c) for c in page.items], meta=meta_of(page))
 
     @post(summary="Create a city")
-    async def create_city(self, airline: Airline, data: CityCreate) -> CityResponse:
+    async def create_city(
+        self, airline: AirlineDependency, data: JSONBody[CityCreate]
+    ) -> CityResponse:
         city = await airline.cities.create(code=data.code, name=data.name, country=data.country)
         return CityResponse(data=city_out(city))
 
     @get("/{city_id:str}", summary="Get a city")
-    async def get_city(self, airline: Airline, city_id: str) -> CityResponse:
+    async def get_city(self, airline: AirlineDependency, city_id: FromPath[str]) -> CityResponse:
         return CityResponse(data=city_out(await airline.cities.get(city_id)))
 
     @patch("/{city_id:str}", summary="Change a city", description="Its code never changes.")
-    async def update_city(self, airline: Airline, city_id: str, data: CityPatch) -> CityResponse:
+    async def update_city(
+        self, airline: AirlineDependency, city_id: FromPath[str], data: JSONBody[CityPatch]
+    ) -> CityResponse:
         city = await airline.cities.update(
             city_id, name=given(data.name), country=given(data.country)
         )
         return CityResponse(data=city_out(city))
 
     @delete("/{city_id:str}", summary="Delete a city", description="409 while it has airports.")
-    async def delete_city(self, airline: Airline, city_id: str) -> None:
+    async def delete_city(self, airline: AirlineDependency, city_id: FromPath[str]) -> None:
         await airline.cities.delete(city_id)
 
 
@@ -117,14 +126,14 @@ class AirportController(Controller):
     @get(summary="List airports", description="Ordered by code; `name` matches any part.")
     async def list_airports(
         self,
-        airline: Airline,
-        code: str | None = None,
-        name: str | None = None,
-        city: str | None = None,
-        country: str | None = None,
-        limit: int = Limit,
-        after: str | None = After,
-        before: str | None = Before,
+        airline: AirlineDependency,
+        code: FromQuery[str | None] = None,
+        name: FromQuery[str | None] = None,
+        city: FromQuery[str | None] = None,
+        country: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        after: After = None,
+        before: Before = None,
     ) -> AirportList:
         criteria = AirportFilter(
             code=_code(code, "code"), name=name, city=_code(city, "city"), country=country
@@ -133,7 +142,9 @@ class AirportController(Controller):
         return AirportList(data=[airport_out(a) for a in page.items], meta=meta_of(page))
 
     @post(summary="Create an airport", description="Its city must exist.")
-    async def create_airport(self, airline: Airline, data: AirportCreate) -> AirportResponse:
+    async def create_airport(
+        self, airline: AirlineDependency, data: JSONBody[AirportCreate]
+    ) -> AirportResponse:
         airport = await airline.airports.create(
             code=data.code,
             name=data.name,
@@ -146,7 +157,7 @@ class AirportController(Controller):
         return AirportResponse(data=airport_out(airport))
 
     @get("/{code:str}", summary="Get an airport by IATA code")
-    async def get_airport(self, airline: Airline, code: str) -> AirportResponse:
+    async def get_airport(self, airline: AirlineDependency, code: FromPath[str]) -> AirportResponse:
         return AirportResponse(data=airport_out(await airline.airports.get(_path_code(code))))
 
     @patch(
@@ -155,7 +166,7 @@ class AirportController(Controller):
         description="Its code never changes; its time zone cannot change while flights use it.",
     )
     async def update_airport(
-        self, airline: Airline, code: str, data: AirportPatch
+        self, airline: AirlineDependency, code: FromPath[str], data: JSONBody[AirportPatch]
     ) -> AirportResponse:
         airport = await airline.airports.update(
             _path_code(code),
@@ -169,7 +180,7 @@ class AirportController(Controller):
         return AirportResponse(data=airport_out(airport))
 
     @delete("/{code:str}", summary="Delete an airport", description="409 while flights use it.")
-    async def delete_airport(self, airline: Airline, code: str) -> None:
+    async def delete_airport(self, airline: AirlineDependency, code: FromPath[str]) -> None:
         await airline.airports.delete(_path_code(code))
 
 
@@ -180,11 +191,11 @@ class AirplaneController(Controller):
     @get(summary="List airplanes", description="Ordered by creation; `model` matches any part.")
     async def list_airplanes(
         self,
-        airline: Airline,
-        model: str | None = None,
-        limit: int = Limit,
-        after: str | None = After,
-        before: str | None = Before,
+        airline: AirlineDependency,
+        model: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        after: After = None,
+        before: Before = None,
     ) -> AirplaneList:
         page = await airline.airplanes.list(
             AirplaneFilter(model=model), _page(limit, after, before)
@@ -192,12 +203,16 @@ class AirplaneController(Controller):
         return AirplaneList(data=[airplane_out(a) for a in page.items], meta=meta_of(page))
 
     @post(summary="Create an airplane with its seat layout")
-    async def create_airplane(self, airline: Airline, data: AirplaneCreate) -> AirplaneResponse:
+    async def create_airplane(
+        self, airline: AirlineDependency, data: JSONBody[AirplaneCreate]
+    ) -> AirplaneResponse:
         airplane = await airline.airplanes.create(model=data.model, layout=layout_in(data.layout))
         return AirplaneResponse(data=airplane_out(airplane))
 
     @get("/{airplane_id:str}", summary="Get an airplane")
-    async def get_airplane(self, airline: Airline, airplane_id: str) -> AirplaneResponse:
+    async def get_airplane(
+        self, airline: AirlineDependency, airplane_id: FromPath[str]
+    ) -> AirplaneResponse:
         return AirplaneResponse(data=airplane_out(await airline.airplanes.get(airplane_id)))
 
     @patch(
@@ -206,7 +221,7 @@ class AirplaneController(Controller):
         description="While flights use it, a new layout must keep the same cabins.",
     )
     async def update_airplane(
-        self, airline: Airline, airplane_id: str, data: AirplanePatch
+        self, airline: AirlineDependency, airplane_id: FromPath[str], data: JSONBody[AirplanePatch]
     ) -> AirplaneResponse:
         layout = given(data.layout)
         airplane = await airline.airplanes.update(
@@ -217,7 +232,7 @@ class AirplaneController(Controller):
         return AirplaneResponse(data=airplane_out(airplane))
 
     @delete("/{airplane_id:str}", summary="Delete an airplane", description="409 while it flies.")
-    async def delete_airplane(self, airline: Airline, airplane_id: str) -> None:
+    async def delete_airplane(self, airline: AirlineDependency, airplane_id: FromPath[str]) -> None:
         await airline.airplanes.delete(airplane_id)
 
 
@@ -231,16 +246,16 @@ class FlightController(Controller):
     )
     async def list_flights(
         self,
-        airline: Airline,
-        number: str | None = None,
-        airline_code: str | None = Parameter(query="airline", default=None),
-        origin: str | None = None,
-        destination: str | None = None,
-        departs_on: date | None = None,
-        status: FlightStatus | None = None,
-        limit: int = Limit,
-        after: str | None = After,
-        before: str | None = Before,
+        airline: AirlineDependency,
+        number: FromQuery[str | None] = None,
+        airline_code: Annotated[str | None, QueryParameter(name="airline")] = None,
+        origin: FromQuery[str | None] = None,
+        destination: FromQuery[str | None] = None,
+        departs_on: FromQuery[date | None] = None,
+        status: FromQuery[FlightStatus | None] = None,
+        limit: Limit = 50,
+        after: After = None,
+        before: Before = None,
     ) -> FlightList:
         criteria = FlightFilter(
             number=number,
@@ -257,7 +272,9 @@ class FlightController(Controller):
         summary="Schedule a flight",
         description="Fares must price exactly the airplane's cabins; times need a UTC offset.",
     )
-    async def create_flight(self, airline: Airline, data: FlightCreate) -> FlightResponse:
+    async def create_flight(
+        self, airline: AirlineDependency, data: JSONBody[FlightCreate]
+    ) -> FlightResponse:
         flight = await airline.flights.create(
             number=data.number,
             airline=data.airline,
@@ -271,7 +288,9 @@ class FlightController(Controller):
         return FlightResponse(data=flight_out(flight))
 
     @get("/{flight_id:str}", summary="Get a flight")
-    async def get_flight(self, airline: Airline, flight_id: str) -> FlightResponse:
+    async def get_flight(
+        self, airline: AirlineDependency, flight_id: FromPath[str]
+    ) -> FlightResponse:
         return FlightResponse(data=flight_out(await airline.flights.get(flight_id)))
 
     @patch(
@@ -280,7 +299,7 @@ class FlightController(Controller):
         description="Number, airline and route never change; a cancelled flight stays cancelled.",
     )
     async def update_flight(
-        self, airline: Airline, flight_id: str, data: FlightPatch
+        self, airline: AirlineDependency, flight_id: FromPath[str], data: JSONBody[FlightPatch]
     ) -> FlightResponse:
         fares = given(data.fares)
         flight = await airline.flights.update(
@@ -294,5 +313,5 @@ class FlightController(Controller):
         return FlightResponse(data=flight_out(flight))
 
     @delete("/{flight_id:str}", summary="Delete a flight")
-    async def delete_flight(self, airline: Airline, flight_id: str) -> None:
+    async def delete_flight(self, airline: AirlineDependency, flight_id: FromPath[str]) -> None:
         await airline.flights.delete(flight_id)

@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -120,9 +121,20 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         return _unexpected(request, error)
     slug, title = _HTTP_PROBLEMS.get(status, ("bad-request", "Bad request"))
     detail = str(error.detail) if error.detail else title
-    if status == 400 and detail.startswith("JSON is malformed"):
+    if status == 400 and _caused_by_undecodable_body(error):
         slug, title = "malformed-body", "The body is not valid JSON"
     return problem(request, status, slug, title, detail, headers=error.headers)
+
+
+def _caused_by_undecodable_body(error: BaseException) -> bool:
+    cause = error.__cause__ or error.__context__
+    while cause is not None:
+        if isinstance(cause, msgspec.DecodeError) and not isinstance(
+            cause, msgspec.ValidationError
+        ):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:

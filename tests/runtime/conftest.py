@@ -1,0 +1,116 @@
+"""Fixtures for the HTTP API: an app on memory stores with a fake clock, and catalog builders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from httpx import Response
+from litestar.testing import AsyncTestClient
+
+from airline_core import Airline, FakeClock
+from airline_runtime.bootstrap import Runtime
+from airline_runtime.http import create_app
+from airline_runtime.settings import Settings
+from tests.conftest import TEST_NOW
+
+API = "/api/v1"
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AsyncTestClient[Any]]:
+    async with Airline.in_memory(clock=FakeClock(TEST_NOW)) as airline:
+        runtime = Runtime(settings=Settings(max_body_bytes=64 * 1024), airline=airline)
+        async with AsyncTestClient(create_app(runtime=runtime)) as test_client:
+            yield test_client
+
+
+def ok(response: Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()["data"]
+
+
+def problem(response: Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:airline:problem:")
+    assert "Traceback" not in response.text
+    return body
+
+
+def fields(body: dict[str, Any]) -> set[str]:
+    return {error["field"] for error in body.get("errors", [])}
+
+
+CITIES = {
+    "LON": {"code": "LON", "name": "London", "country": "GB"},
+    "NYC": {"code": "NYC", "name": "New York", "country": "US"},
+}
+AIRPORTS = {
+    "LHR": {
+        "code": "LHR",
+        "name": "London Heathrow Airport",
+        "city": "LON",
+        "country": "GB",
+        "time_zone": "Europe/London",
+        "latitude": 51.4706,
+        "longitude": -0.46194,
+    },
+    "JFK": {
+        "code": "JFK",
+        "name": "John F Kennedy International Airport",
+        "city": "NYC",
+        "country": "US",
+        "time_zone": "America/New_York",
+        "latitude": 40.6398,
+        "longitude": -73.7789,
+    },
+}
+TWIN_AISLE = {
+    "model": "Boeing 787-9",
+    "layout": {
+        "cabins": [
+            {"cabin": "business", "first_row": 1, "last_row": 8, "seats": "A-DG-K"},
+            {
+                "cabin": "economy",
+                "first_row": 20,
+                "last_row": 48,
+                "seats": "ABC-DEF-HJK",
+                "exit_rows": [30],
+            },
+        ]
+    },
+}
+DEPARTURE = TEST_NOW + timedelta(days=3)
+
+
+def flight_body(airplane_id: str, **changes: Any) -> dict[str, Any]:
+    body = {
+        "number": "BA117",
+        "airline": "BA",
+        "airplane_id": airplane_id,
+        "origin": "LHR",
+        "destination": "JFK",
+        "departs_at": DEPARTURE.isoformat(),
+        "arrives_at": (DEPARTURE + timedelta(hours=8)).isoformat(),
+        "fares": {
+            "economy": {"amount": "450.00", "currency": "GBP"},
+            "business": {"amount": "2450.00", "currency": "GBP"},
+        },
+    }
+    body.update(changes)
+    return body
+
+
+async def build_catalog(client: AsyncTestClient[Any]) -> str:
+    """London and New York with an airport each and a twin-aisle; returns the airplane id."""
+    for city in CITIES.values():
+        ok(await client.post(f"{API}/cities", json=city), 201)
+    for airport in AIRPORTS.values():
+        ok(await client.post(f"{API}/airports", json=airport), 201)
+    airplane = ok(await client.post(f"{API}/airplanes", json=TWIN_AISLE), 201)
+    return str(airplane["id"])

@@ -1,0 +1,186 @@
+"""The ``airline`` command: each subcommand, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from airline_core import __version__
+from airline_runtime.cli import app
+
+runner = CliRunner()
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> dict[str, str]:
+    """Settings for the embedded default in a fresh data directory."""
+    return {"AIRLINE_DATA_DIR": str(tmp_path / "data"), "AIRLINE_DATABASE_URL": ""}
+
+
+def one_line_error(code: int, stderr: str) -> str:
+    assert code == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("airline: error: ")
+    return lines[0]
+
+
+def test_version() -> None:
+    code, out, _ = invoke({}, "--version")
+    assert code == 0
+    assert out.strip() == f"airline {__version__}"
+
+
+def test_every_command_has_help() -> None:
+    for command in ([], ["serve"], ["demo"], ["seed"], ["db"], ["db", "upgrade"]):
+        code, out, _ = invoke({}, *command, "--help")
+        assert code == 0
+        assert "Usage" in out
+
+
+def test_db_upgrade_is_repeatable(embedded: dict[str, str]) -> None:
+    code, out, _ = invoke(embedded, "db", "upgrade")
+    assert code == 0
+    assert out.strip() == "database schema upgraded from nothing to 0001"
+    assert (Path(embedded["AIRLINE_DATA_DIR"]) / "airline.db").exists()
+    code, out, _ = invoke(embedded, "db", "upgrade")
+    assert out.strip() == "database schema already at 0001"
+
+
+@pytest.mark.mysql
+def test_db_upgrade_on_mysql(mysql_url: str) -> None:
+    code, out, _ = invoke({"AIRLINE_DATABASE_URL": mysql_url}, "db", "upgrade")
+    assert code == 0
+    assert out.strip() == "database schema already at 0001"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AIRLINE_PORT": "eighty"}, "AIRLINE_PORT: 'eighty' is not a whole number"),
+        ({"AIRLINE_PORT": "70000"}, "AIRLINE_PORT: 70000 is outside 1..65535"),
+        ({"AIRLINE_DATABASE_URL": "postgresql://x/y"}, "unsupported database 'postgresql'"),
+        ({"AIRLINE_DATABASE_URL": "nonsense"}, "is not a database URL"),
+        ({"AIRLINE_DATABASE_POOL_SIZE": "0"}, "AIRLINE_DATABASE_POOL_SIZE: 0 is outside"),
+    ],
+)
+def test_bad_settings_stop_with_one_line(
+    embedded: dict[str, str], env: dict[str, str], message: str
+) -> None:
+    code, _, err = invoke({**embedded, **env}, "db", "upgrade")
+    assert message in one_line_error(code, err)
+
+
+def test_unreachable_database_is_one_line() -> None:
+    env = {"AIRLINE_DATABASE_URL": "mysql://root@127.0.0.1:1/airline?connect_timeout=2"}
+    line = one_line_error(*invoke(env, "db", "upgrade")[::2])
+    assert "database error" in line
+
+
+def test_seed_reports_what_it_made(embedded: dict[str, str]) -> None:
+    code, out, err = invoke(embedded, "seed", "--airports", "6", "--days", "2")
+    assert code == 0, err
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("seeded 6 cities, 6 airports, ")
+    assert "flights for " in summary
+    code, out, _ = invoke(embedded, "seed", "--airports", "6", "--days", "2")
+    assert code == 0
+    assert out.strip().splitlines()[-1].startswith("nothing new to seed")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "tomorrow"], "--start: 'tomorrow' is not a date"),
+        (["--start", "2001-01-01"], "--start: 2001-01-01 is in the past"),
+    ],
+)
+def test_seed_bad_input(embedded: dict[str, str], args: list[str], message: str) -> None:
+    code, _, err = invoke(embedded, "seed", "--airports", "3", *args)
+    assert message in one_line_error(code, err)
+    assert not (Path(embedded["AIRLINE_DATA_DIR"]) / "airline.db").exists()
+
+
+def test_seed_option_out_of_range_is_a_usage_error(embedded: dict[str, str]) -> None:
+    code, _, err = invoke(embedded, "seed", "--days", "0")
+    assert code == 2
+    assert "--days" in err
+
+
+@pytest.mark.mysql
+def test_serve_refuses_a_database_without_schema(mysql_empty_url: str) -> None:
+    code, _, err = invoke({"AIRLINE_DATABASE_URL": mysql_empty_url}, "serve", "--port", "1")
+    assert "run `airline db upgrade`" in one_line_error(code, err)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """``airline <command> --port N`` in a child process, ready to answer; stopped after."""
+    command: list[str] = request.param
+    port = free_port()
+    env = {**os.environ, "AIRLINE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("AIRLINE_DATABASE_URL", None)
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "airline_runtime", *command, "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert child.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"{command} did not become ready in 60 s")
+        yield base
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+
+
+@pytest.mark.parametrize("server", [["serve"]], indirect=True)
+def test_serve_answers_on_the_embedded_default(server: str) -> None:
+    assert httpx.get(f"{server}/api/v1/cities").json() == {
+        "data": [],
+        "meta": {"limit": 50, "after": None, "before": None},
+    }
+
+
+@pytest.mark.parametrize("server", [["demo"]], indirect=True)
+def test_demo_serves_demo_data_and_docs(server: str) -> None:
+    flights = httpx.get(f"{server}/api/v1/flights", params={"limit": 5}).json()
+    assert len(flights["data"]) == 5
+    assert flights["meta"]["after"] is not None
+    airports = httpx.get(f"{server}/api/v1/airports").json()["data"]
+    assert {"LHR", "JFK"} <= {airport["code"] for airport in airports}
+    docs = httpx.get(f"{server}/schema/swagger")
+    assert docs.status_code == 200
+    assert "swagger-ui-bundle.js" in docs.text
