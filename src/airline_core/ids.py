@@ -17,7 +17,7 @@ import time
 __all__ = ["is_id", "new_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 
 _lock = threading.Lock()
@@ -39,4 +39,4 @@ def new_id() -> str:
 
 def is_id(text: str) -> bool:
     """Whether ``text`` has the shape of an id made by :func:`new_id`."""
-    return _ID.match(text) is not None
+    return _ID.fullmatch(text) is not None

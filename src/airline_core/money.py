@@ -18,8 +18,8 @@ _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
     **dict.fromkeys(("CLF", "UYW"), 4),
 }
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_AMOUNT = re.compile(r"^-?\d{1,15}(?:\.(\d{1,4}))?$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_AMOUNT = re.compile(r"-?[0-9]{1,15}(?:\.([0-9]{1,4}))?")
 
 
 def minor_unit_exponent(currency: str) -> int:
@@ -28,22 +28,28 @@ def minor_unit_exponent(currency: str) -> int:
 
 
 def _check_currency(_instance: object, _attribute: object, value: str) -> None:
-    if not _CURRENCY.match(value):
+    if not _CURRENCY.fullmatch(value):
         raise InvalidRequest.for_field("currency", "must be an ISO 4217 code such as EUR")
+
+
+def _check_whole(_instance: object, _attribute: object, value: int) -> None:
+    # Exactly int: a float (1.5 cents) or a bool slipping through would corrupt every total.
+    if type(value) is not int:
+        raise InvalidRequest.for_field("amount", "must be a whole number of minor units")
 
 
 @frozen(order=False)
 class Money:
     """An amount of one currency, held exactly as an integer count of its minor unit."""
 
-    minor_units: int
+    minor_units: int = field(validator=_check_whole)
     currency: str = field(validator=_check_currency)
 
     @classmethod
     def parse(cls, amount: str, currency: str) -> Money:
         """Read a decimal string such as ``"123.45"``; more decimals than the currency has fail."""
         _check_currency(None, None, currency)
-        match = _AMOUNT.match(amount)
+        match = _AMOUNT.fullmatch(amount)
         exponent = minor_unit_exponent(currency)
         if match is None:
             raise InvalidRequest.for_field("amount", 'must be a decimal string such as "123.45"')

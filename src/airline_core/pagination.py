@@ -40,8 +40,8 @@ SortKey = tuple[str | int, ...]
 T = TypeVar("T")
 
 
-def _check_limit(_instance: object, _attribute: object, value: int) -> None:
-    if not 1 <= value <= MAX_LIMIT:
+def _check_limit(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LIMIT:
         raise InvalidRequest.for_field("limit", f"must be between 1 and {MAX_LIMIT}")
 
 

@@ -34,18 +34,19 @@ __all__ = [
     "Seat",
     "SeatKind",
     "SeatLayout",
+    "flight_status",
     "is_airline_code",
     "is_iata_code",
     "time_zone",
     "utc_instant",
 ]
 
-_IATA_CODE = re.compile(r"^[A-Z]{3}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_IATA_CODE = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
 # A two-character IATA airline designator: two letters, or a letter and a digit in either order.
-_AIRLINE = re.compile(r"^(?:[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])$")
-_FLIGHT_NUMBER_DIGITS = re.compile(r"^[0-9]{1,4}[A-Z]?$")
-_SEAT_LETTERS = re.compile(r"^[A-Z](?:-?[A-Z])*$")
+_AIRLINE = re.compile(r"(?:[A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])")
+_FLIGHT_NUMBER_DIGITS = re.compile(r"[0-9]{1,4}[A-Z]?")
+_SEAT_LETTERS = re.compile(r"[A-Z](?:-?[A-Z])*")
 
 #: The longest flight the catalog accepts, a little above the longest scheduled flight today.
 MAX_FLIGHT_DURATION = timedelta(hours=22)
@@ -55,11 +56,11 @@ MAX_ROWS = 99
 
 def is_iata_code(code: str) -> bool:
     """Three upper-case letters, as IATA airport and city codes are."""
-    return _IATA_CODE.match(code) is not None
+    return _IATA_CODE.fullmatch(code) is not None
 
 
 def is_airline_code(code: str) -> bool:
-    return _AIRLINE.match(code) is not None
+    return _AIRLINE.fullmatch(code) is not None
 
 
 @cache
@@ -69,7 +70,8 @@ def time_zone(name: str) -> ZoneInfo:
         raise InvalidRequest.for_field("time_zone", f"{name!r} is not an IANA time zone")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A region such as "Europe" is a folder of the database: opening it fails with an OSError.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidRequest.for_field("time_zone", f"{name!r} is not an IANA time zone") from None
 
 
@@ -138,7 +140,7 @@ class City:
         rules.require(is_iata_code(self.code), "code", "must be three upper-case letters")
         _name_rules(rules, "name", self.name)
         rules.require(
-            _COUNTRY.match(self.country) is not None,
+            _COUNTRY.fullmatch(self.country) is not None,
             "country",
             "must be an ISO 3166-1 alpha-2 code such as GB",
         )
@@ -163,7 +165,7 @@ class Airport:
         _name_rules(rules, "name", self.name)
         rules.require(is_iata_code(self.city), "city", "must be an IATA city code")
         rules.require(
-            _COUNTRY.match(self.country) is not None,
+            _COUNTRY.fullmatch(self.country) is not None,
             "country",
             "must be an ISO 3166-1 alpha-2 code such as GB",
         )
@@ -203,6 +205,23 @@ class Seat:
         return f"{self.row}{self.letter}"
 
 
+def _cabin(value: Cabin | str) -> Cabin:
+    try:
+        return Cabin(value)
+    except ValueError:
+        choices = ", ".join(cabin.value for cabin in Cabin)
+        raise InvalidRequest.for_field("cabin", f"{value!r} is not one of {choices}") from None
+
+
+def flight_status(value: FlightStatus | str) -> FlightStatus:
+    """The status named ``value``; :class:`InvalidRequest` naming ``status`` otherwise."""
+    try:
+        return FlightStatus(value)
+    except ValueError:
+        choices = ", ".join(status.value for status in FlightStatus)
+        raise InvalidRequest.for_field("status", f"{value!r} is not one of {choices}") from None
+
+
 def _sorted_rows(rows: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted(rows))
 
@@ -216,7 +235,7 @@ class CabinLayout:
     windows, seats beside an aisle are aisles, the rest are middles.
     """
 
-    cabin: Cabin = field(converter=Cabin)
+    cabin: Cabin = field(converter=_cabin)
     first_row: int
     last_row: int
     seats: str
@@ -232,7 +251,7 @@ class CabinLayout:
         )
         letters = self.letters
         if rules.require(
-            _SEAT_LETTERS.match(self.seats) is not None,
+            _SEAT_LETTERS.fullmatch(self.seats) is not None,
             "seats",
             'must be seat letters with "-" for each aisle, such as "ABC-DEF"',
         ):
@@ -376,7 +395,7 @@ class Flight:
     origin_time_zone: str
     destination_time_zone: str
     fares: dict[Cabin, Money] = field(converter=_sorted_fares)
-    status: FlightStatus = field(default=FlightStatus.SCHEDULED, converter=FlightStatus)
+    status: FlightStatus = field(default=FlightStatus.SCHEDULED, converter=flight_status)
 
     def __attrs_post_init__(self) -> None:
         rules = Rules("flight")
@@ -387,7 +406,7 @@ class Flight:
             digits = self.number.removeprefix(self.airline)
             rules.require(
                 self.number.startswith(self.airline)
-                and _FLIGHT_NUMBER_DIGITS.match(digits) is not None,
+                and _FLIGHT_NUMBER_DIGITS.fullmatch(digits) is not None,
                 "number",
                 f"must be the airline code and 1-4 digits, such as {self.airline}123",
             )

@@ -33,6 +33,7 @@ from airline_core.catalog.model import (
     Flight,
     FlightStatus,
     SeatLayout,
+    flight_status,
 )
 from airline_core.errors import (
     AlreadyExists,
@@ -436,7 +437,7 @@ class Flights:
             departs_at=departs_at,
             arrives_at=arrives_at,
             fares=None if fares is None else dict(fares),
-            status=None if status is None else FlightStatus(status),
+            status=None if status is None else flight_status(status),
         )
         if not changes:
             return flight

@@ -6,6 +6,8 @@ wheel can upgrade a database without a checkout or an ``alembic.ini``.
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -44,6 +46,12 @@ async def current_revision(database: Database) -> str | None:
         return await connection.run_sync(read)
 
 
+def _not_a_primary_key_name_note(record: logging.LogRecord) -> bool:
+    # MySQL ignores names of primary keys and says so as a note, which asyncmy logs as a warning
+    # each time Alembic creates its version table. Nothing is wrong; keep the CLI output clean.
+    return not record.getMessage().endswith("ignored for PRIMARY key.")
+
+
 async def upgrade(database: Database, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to ``revision``; returns the revisions before and after."""
     before = await current_revision(database)
@@ -51,6 +59,11 @@ async def upgrade(database: Database, revision: str = "head") -> tuple[str | Non
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
-    async with database.engine.begin() as connection:
-        await connection.run_sync(run)
+    driver_log = logging.getLogger("asyncmy")
+    driver_log.addFilter(_not_a_primary_key_name_note)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        driver_log.removeFilter(_not_a_primary_key_name_note)
     return before, await current_revision(database)
