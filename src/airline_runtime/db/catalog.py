@@ -20,8 +20,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
@@ -29,7 +27,7 @@ from airline_core.catalog.model import Airplane, Airport, Cabin, City, Flight, S
 from airline_core.errors import NotFound
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow, SortKey
-from airline_runtime.db.engine import Database, translate_integrity_error
+from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.tables import airplanes, airports, cities, flights
 
 __all__ = [
@@ -76,60 +74,44 @@ def _window_key(window: KeysetWindow) -> SortKey | None:
 class SQLAlchemyCityStore:
     db: Database
 
+    @staticmethod
+    def _city(row: Any) -> City:
+        return City(id=row.id, code=row.code, name=row.name, country=row.country)
+
     async def add(self, city: City) -> None:
-        async def work(connection: AsyncConnection) -> None:
-            await connection.execute(
+        with integrity_errors(duplicate=f"city {city.code} already exists"):
+            await self.db.execute(
                 insert(cities).values(
                     id=city.id, code=city.code, name=city.name, country=city.country
                 )
             )
 
-        try:
-            await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate=f"city {city.code} already exists", reference=""
-            ) from error
-
-    @staticmethod
-    def _city(row: Any) -> City:
-        return City(id=row.id, code=row.code, name=row.name, country=row.country)
-
     async def get(self, city_id: str) -> City:
-        async with self.db.read() as connection:
-            row = (await connection.execute(select(cities).where(cities.c.id == city_id))).first()
-        if row is None:
+        found = await self._first(cities.c.id == city_id)
+        if found is None:
             raise NotFound(f"no city has id {city_id}")
-        return self._city(row)
+        return found
 
     async def find_by_code(self, code: str) -> City | None:
+        return await self._first(cities.c.code == code)
+
+    async def _first(self, condition: ColumnElement[bool]) -> City | None:
         async with self.db.read() as connection:
-            row = (await connection.execute(select(cities).where(cities.c.code == code))).first()
+            row = (await connection.execute(select(cities).where(condition))).first()
         return None if row is None else self._city(row)
 
     async def update(self, city: City) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
-                update(cities)
-                .where(cities.c.id == city.id)
-                .values(name=city.name, country=city.country)
-            )
-            return result.rowcount
-
-        if not await self.db.write(work):
+        statement = (
+            update(cities)
+            .where(cities.c.id == city.id)
+            .values(name=city.name, country=city.country)
+        )
+        if not await self.db.execute(statement):
             raise NotFound(f"no city has id {city.id}")
 
     async def delete(self, city_id: str) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(delete(cities).where(cities.c.id == city_id))
-            return result.rowcount
-
-        try:
-            deleted = await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate="", reference="the city still has airports"
-            ) from error
+        with integrity_errors(reference="the city still has airports"):
+            deleted = await self.db.execute(delete(cities).where(cities.c.id == city_id))
         if not deleted:
             raise NotFound(f"no city has id {city_id}")
 
@@ -174,19 +156,13 @@ class SQLAlchemyAirportStore:
         )
 
     async def add(self, airport: Airport) -> None:
-        async def work(connection: AsyncConnection) -> None:
-            await connection.execute(
+        with integrity_errors(
+            duplicate=f"airport {airport.code} already exists",
+            reference=f"city {airport.city} does not exist",
+        ):
+            await self.db.execute(
                 insert(airports).values(code=airport.code, **_airport_values(airport))
             )
-
-        try:
-            await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error,
-                duplicate=f"airport {airport.code} already exists",
-                reference=f"city {airport.city} does not exist",
-            ) from error
 
     async def get(self, code: str) -> Airport:
         found = await self.get_many([code])
@@ -202,34 +178,19 @@ class SQLAlchemyAirportStore:
             return {row.code: self._airport(row) for row in rows}
 
     async def update(self, airport: Airport) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
-                update(airports)
-                .where(airports.c.code == airport.code)
-                .values(**_airport_values(airport))
-            )
-            return result.rowcount
-
-        try:
-            updated = await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate="", reference=f"city {airport.city} does not exist"
-            ) from error
+        statement = (
+            update(airports)
+            .where(airports.c.code == airport.code)
+            .values(**_airport_values(airport))
+        )
+        with integrity_errors(reference=f"city {airport.city} does not exist"):
+            updated = await self.db.execute(statement)
         if not updated:
             raise NotFound(f"no airport has code {airport.code}")
 
     async def delete(self, code: str) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(delete(airports).where(airports.c.code == code))
-            return result.rowcount
-
-        try:
-            deleted = await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate="", reference=f"airport {code} still has flights"
-            ) from error
+        with integrity_errors(reference=f"airport {code} still has flights"):
+            deleted = await self.db.execute(delete(airports).where(airports.c.code == code))
         if not deleted:
             raise NotFound(f"no airport has code {code}")
 
@@ -248,8 +209,12 @@ class SQLAlchemyAirportStore:
             return [self._airport(row) for row in await connection.execute(query)]
 
 
-def _layout_json(layout: SeatLayout) -> str:
-    return json.dumps(_layouts.unstructure(layout), separators=(",", ":"))
+def _airplane_values(airplane: Airplane) -> dict[str, Any]:
+    return {
+        "model": airplane.model,
+        "seat_count": airplane.layout.capacity,
+        "layout": json.dumps(_layouts.unstructure(airplane.layout), separators=(",", ":")),
+    }
 
 
 @define
@@ -262,61 +227,31 @@ class SQLAlchemyAirplaneStore:
         return Airplane(id=row.id, model=row.model, layout=layout)
 
     async def add(self, airplane: Airplane) -> None:
-        async def work(connection: AsyncConnection) -> None:
-            await connection.execute(
-                insert(airplanes).values(
-                    id=airplane.id,
-                    model=airplane.model,
-                    seat_count=airplane.layout.capacity,
-                    layout=_layout_json(airplane.layout),
-                )
+        with integrity_errors(duplicate=f"airplane {airplane.id} already exists"):
+            await self.db.execute(
+                insert(airplanes).values(id=airplane.id, **_airplane_values(airplane))
             )
-
-        try:
-            await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate=f"airplane {airplane.id} already exists", reference=""
-            ) from error
 
     async def get(self, airplane_id: str) -> Airplane:
         async with self.db.read() as connection:
-            row = (
-                await connection.execute(select(airplanes).where(airplanes.c.id == airplane_id))
-            ).first()
+            query = select(airplanes).where(airplanes.c.id == airplane_id)
+            row = (await connection.execute(query)).first()
         if row is None:
             raise NotFound(f"no airplane has id {airplane_id}")
         return self._airplane(row)
 
     async def update(self, airplane: Airplane) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
-                update(airplanes)
-                .where(airplanes.c.id == airplane.id)
-                .values(
-                    model=airplane.model,
-                    seat_count=airplane.layout.capacity,
-                    layout=_layout_json(airplane.layout),
-                )
-            )
-            return result.rowcount
-
-        if not await self.db.write(work):
+        statement = (
+            update(airplanes)
+            .where(airplanes.c.id == airplane.id)
+            .values(**_airplane_values(airplane))
+        )
+        if not await self.db.execute(statement):
             raise NotFound(f"no airplane has id {airplane.id}")
 
     async def delete(self, airplane_id: str) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
-                delete(airplanes).where(airplanes.c.id == airplane_id)
-            )
-            return result.rowcount
-
-        try:
-            deleted = await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error, duplicate="", reference=f"airplane {airplane_id} still flies flights"
-            ) from error
+        with integrity_errors(reference=f"airplane {airplane_id} still flies flights"):
+            deleted = await self.db.execute(delete(airplanes).where(airplanes.c.id == airplane_id))
         if not deleted:
             raise NotFound(f"no airplane has id {airplane_id}")
 
@@ -400,23 +335,16 @@ class SQLAlchemyFlightStore:
             }
             for flight in batch
         ]
-
-        async def work(connection: AsyncConnection) -> None:
-            await connection.execute(insert(flights), rows)
-
         first = batch[0]
-        try:
-            await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error,
-                duplicate=(
-                    f"{first.number} already departs on {first.departs_on}"
-                    if len(batch) == 1
-                    else "a flight number already departs on one of these dates"
-                ),
-                reference="an airplane or airport of these flights does not exist",
-            ) from error
+        with integrity_errors(
+            duplicate=(
+                f"{first.number} already departs on {first.departs_on}"
+                if len(batch) == 1
+                else "a flight number already departs on one of these dates"
+            ),
+            reference="an airplane or airport of these flights does not exist",
+        ):
+            await self.db.execute(insert(flights), rows)
 
     async def get(self, flight_id: str) -> Flight:
         async with self.db.read() as connection:
@@ -426,29 +354,19 @@ class SQLAlchemyFlightStore:
         return _flight(row)
 
     async def update(self, flight: Flight) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
-                update(flights).where(flights.c.id == flight.id).values(**_flight_values(flight))
-            )
-            return result.rowcount
-
-        try:
-            updated = await self.db.write(work)
-        except IntegrityError as error:
-            raise translate_integrity_error(
-                error,
-                duplicate=f"{flight.number} already departs on {flight.departs_on}",
-                reference=f"airplane {flight.airplane_id} does not exist",
-            ) from error
+        statement = (
+            update(flights).where(flights.c.id == flight.id).values(**_flight_values(flight))
+        )
+        with integrity_errors(
+            duplicate=f"{flight.number} already departs on {flight.departs_on}",
+            reference=f"airplane {flight.airplane_id} does not exist",
+        ):
+            updated = await self.db.execute(statement)
         if not updated:
             raise NotFound(f"no flight has id {flight.id}")
 
     async def delete(self, flight_id: str) -> None:
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(delete(flights).where(flights.c.id == flight_id))
-            return result.rowcount
-
-        if not await self.db.write(work):
+        if not await self.db.execute(delete(flights).where(flights.c.id == flight_id)):
             raise NotFound(f"no flight has id {flight_id}")
 
     async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:

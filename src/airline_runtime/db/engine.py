@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal, TypeVar
 
 import anyio
 from attrs import define
-from sqlalchemy import event, text
+from sqlalchemy import Executable, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -25,7 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from airline_core.errors import AlreadyExists, StillReferenced, Unavailable
 
-__all__ = ["Database", "create_database", "integrity_error_kind"]
+__all__ = ["Database", "create_database", "integrity_error_kind", "integrity_errors"]
 
 T = TypeVar("T")
 
@@ -51,15 +51,19 @@ def integrity_error_kind(error: IntegrityError) -> Literal["duplicate", "referen
     return "other"
 
 
-def translate_integrity_error(
-    error: IntegrityError, *, duplicate: str, reference: str
-) -> AlreadyExists | StillReferenced | IntegrityError:
-    kind = integrity_error_kind(error)
-    if kind == "duplicate":
-        return AlreadyExists(duplicate)
-    if kind == "reference":
-        return StillReferenced(reference)
-    return error
+@contextmanager
+def integrity_errors(*, duplicate: str = "", reference: str = "") -> Iterator[None]:
+    """Turn a broken unique key into :class:`AlreadyExists` and a broken foreign key into
+    :class:`StillReferenced`, with the messages given; other integrity errors pass through."""
+    try:
+        yield
+    except IntegrityError as error:
+        kind = integrity_error_kind(error)
+        if kind == "duplicate" and duplicate:
+            raise AlreadyExists(duplicate) from error
+        if kind == "reference" and reference:
+            raise StillReferenced(reference) from error
+        raise
 
 
 @define
@@ -96,6 +100,16 @@ class Database:
                     raise Unavailable("the database stayed busy; try again shortly") from error
                 await anyio.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def execute(self, statement: Executable, rows: list[dict[str, Any]] | None = None) -> int:
+        """Run one writing statement (for each of ``rows``, if given) in its own write
+        transaction; returns how many rows it matched."""
+
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(statement, rows)
+            return result.rowcount
+
+        return await self.write(work)
 
     async def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
