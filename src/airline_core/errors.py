@@ -52,9 +52,10 @@ class AirlineError(Exception):
         self.errors: tuple[FieldError, ...] = tuple(errors)
 
     def __str__(self) -> str:
-        if not self.errors:
+        explained = "; ".join(str(error) for error in self.errors)
+        if not explained or explained == self.detail:
             return self.detail
-        return f"{self.detail}: " + "; ".join(str(error) for error in self.errors)
+        return f"{self.detail}: {explained}"
 
 
 class InvalidRequest(AirlineError, ValueError):
@@ -62,7 +63,8 @@ class InvalidRequest(AirlineError, ValueError):
 
     @classmethod
     def for_field(cls, field: str, message: str) -> InvalidRequest:
-        return cls(f"invalid {field}", errors=[FieldError(field, message)])
+        error = FieldError(field, message)
+        return cls(str(error), errors=[error])
 
 
 class NotFound(AirlineError, LookupError):

@@ -25,6 +25,7 @@ from airline_runtime.db import (
     head_revision,
     upgrade,
 )
+from airline_runtime.db.migrate import is_known_revision
 from airline_runtime.settings import Settings
 
 __all__ = ["Runtime", "SchemaOutOfDate", "bootstrap"]
@@ -67,7 +68,8 @@ async def bootstrap(
     :param migrate: bring the schema up to date first (the embedded default and ``airline demo``
         do; production runs ``airline db upgrade`` once per release instead).
     :param require_schema: refuse to start on a database whose schema is behind this package.
-    :raises SchemaOutOfDate: the schema is behind and ``migrate`` is false.
+    :raises SchemaOutOfDate: the schema is not this package's (behind, and ``migrate`` is false;
+        or ahead, written by a newer version).
     """
     async with AsyncExitStack() as stack:
         if settings.is_embedded:
@@ -92,8 +94,14 @@ async def bootstrap(
 
 async def _require_current_schema(database: Database) -> None:
     current, head = await current_revision(database), head_revision()
-    if current != head:
+    if current == head:
+        return
+    if current is not None and not is_known_revision(current):
         raise SchemaOutOfDate(
-            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
-            "run `airline db upgrade`"
+            f"the database schema is at {current}, newer than this version knows (it needs "
+            f"{head}): run the version of the package that upgraded it"
         )
+    raise SchemaOutOfDate(
+        f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+        "run `airline db upgrade`"
+    )

@@ -17,6 +17,7 @@ import anyio
 import typer
 
 from airline_core import AirlineError, __version__
+from airline_runtime.seed import BUSIEST_AIRPORTS
 from airline_runtime.settings import Settings, SettingsError
 
 __all__ = ["app", "main"]
@@ -101,11 +102,12 @@ def _main(
 
 
 HostOption = Annotated[
-    str | None, typer.Option(help="Address to listen on [env AIRLINE_HOST, default 127.0.0.1].")
+    str | None,
+    typer.Option(help="Address to listen on (default: AIRLINE_HOST, else 127.0.0.1)."),
 ]
 PortOption = Annotated[
     int | None,
-    typer.Option(min=1, max=65535, help="Port to listen on [env AIRLINE_PORT, default 8000]."),
+    typer.Option(min=1, max=65535, help="Port to listen on (default: AIRLINE_PORT, else 8000)."),
 ]
 
 
@@ -135,11 +137,14 @@ def db_upgrade() -> None:
 @app.command()
 def seed(
     airports: Annotated[
-        int, typer.Option(min=2, max=300, help="How many of the busiest airports to serve.")
+        int,
+        typer.Option(
+            min=2, max=len(BUSIEST_AIRPORTS), help="How many of the busiest airports to serve."
+        ),
     ] = 40,
     days: Annotated[int, typer.Option(min=1, max=730, help="How many days of schedule.")] = 14,
     start: Annotated[
-        str | None, typer.Option(help="First day of the schedule, YYYY-MM-DD [default tomorrow].")
+        str | None, typer.Option(help="First day of the schedule, YYYY-MM-DD (default: tomorrow).")
     ] = None,
     random_seed: Annotated[
         int, typer.Option("--seed", help="Seed of the generator: same seed, same schedule.")
@@ -238,9 +243,11 @@ def serve(
 
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
-    """Everything in one process on the embedded default: demo data on first start, then serve.
+    """Everything in one process: schema, demo data on first start, then the API.
 
-    Data lives under AIRLINE_DATA_DIR (default ./airline-data); delete it to start afresh.
+    Runs on the embedded default (a SQLite file under AIRLINE_DATA_DIR, default ./airline-data;
+    delete it to start afresh) unless AIRLINE_DATABASE_URL names another database, which it then
+    upgrades and, if it has no airports yet, fills with the demo data.
     """
     import uvicorn
 

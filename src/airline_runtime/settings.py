@@ -61,7 +61,8 @@ def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high
 
 @frozen(kw_only=True)
 class Settings:
-    """Everything the runtime reads from its environment. Every field has a working default."""
+    """Everything the runtime reads from its environment. Every field has a working default, and
+    an empty variable counts as unset."""
 
     data_dir: Path = Path("airline-data")
     database_url: str = ""
@@ -85,14 +86,19 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check the ``AIRLINE_*`` variables (``os.environ`` by default)."""
         environ = os.environ if environ is None else environ
-        database_url = environ.get("AIRLINE_DATABASE_URL", "")
+
+        def text(name: str, default: str) -> str:
+            # An empty variable means the same as an unset one, for every setting.
+            return environ.get(name) or default
+
+        database_url = text("AIRLINE_DATABASE_URL", "")
         if database_url:
             normalize_database_url(database_url)
-        host = environ.get("AIRLINE_HOST", "127.0.0.1")
-        if not host or any(char.isspace() for char in host):
+        host = text("AIRLINE_HOST", "127.0.0.1")
+        if any(char.isspace() for char in host):
             raise SettingsError(f"AIRLINE_HOST: {host!r} is not a host name or address")
         return cls(
-            data_dir=Path(environ.get("AIRLINE_DATA_DIR", "airline-data")),
+            data_dir=Path(text("AIRLINE_DATA_DIR", "airline-data")),
             database_url=database_url,
             database_pool_size=_integer(environ, "AIRLINE_DATABASE_POOL_SIZE", 10, 1, 500),
             host=host,

@@ -47,7 +47,7 @@ def test_error_lists_every_field_error_after_its_detail() -> None:
 def test_for_field_names_the_field() -> None:
     error = InvalidRequest.for_field("limit", "must be between 1 and 200")
     assert error.errors == (FieldError("limit", "must be between 1 and 200"),)
-    assert str(error) == "invalid limit: limit: must be between 1 and 200"
+    assert str(error) == "limit: must be between 1 and 200"
 
 
 def test_rules_pass_when_nothing_is_broken() -> None:

@@ -166,7 +166,7 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         child.wait(timeout=20)
 
 
-@pytest.mark.parametrize("server", [["serve"]], indirect=True)
+@pytest.mark.parametrize("server", [["serve"], ["serve", "--workers", "2"]], indirect=True)
 def test_serve_answers_on_the_embedded_default(server: str) -> None:
     assert httpx.get(f"{server}/api/v1/cities").json() == {
         "data": [],
@@ -184,3 +184,39 @@ def test_demo_serves_demo_data_and_docs(server: str) -> None:
     docs = httpx.get(f"{server}/schema/swagger")
     assert docs.status_code == 200
     assert "swagger-ui-bundle.js" in docs.text
+
+
+@pytest.mark.mysql
+def test_serve_refuses_a_schema_newer_than_the_package(mysql_empty_url: str) -> None:
+    import anyio
+    from sqlalchemy import text
+
+    from airline_runtime.db import create_database
+
+    async def stamp_future_revision() -> None:
+        database = create_database(mysql_empty_url)
+        try:
+            async with database.engine.begin() as connection:
+                await connection.execute(
+                    text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+                )
+                await connection.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+        finally:
+            await database.dispose()
+
+    anyio.run(stamp_future_revision)
+    code, _, err = invoke({"AIRLINE_DATABASE_URL": mysql_empty_url}, "serve", "--port", "1")
+    line = one_line_error(code, err)
+    assert "9999, newer than this version knows" in line
+
+
+def test_empty_variables_mean_defaults(embedded: dict[str, str]) -> None:
+    code, out, err = invoke({**embedded, "AIRLINE_HOST": "", "AIRLINE_PORT": ""}, "db", "upgrade")
+    assert code == 0, err
+    assert "0001" in out
+
+
+def test_help_shows_option_defaults() -> None:
+    code, out, _ = invoke({}, "serve", "--help")
+    assert code == 0
+    assert "AIRLINE_HOST, else 127.0.0.1" in " ".join(out.split())

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from airline_runtime.db.engine import Database
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "is_known_revision", "upgrade"]
 
 SCRIPT_LOCATION = "airline_runtime.db:migrations"
 
@@ -34,6 +34,12 @@ def head_revision() -> str:
     if head is None:  # pragma: no cover - the package always ships its migrations
         raise RuntimeError("no migrations found")
     return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this version of the package ships ``revision`` (a newer one's are unknown)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return any(script.revision == revision for script in scripts.walk_revisions())
 
 
 async def current_revision(database: Database) -> str | None:

@@ -2,8 +2,8 @@
 
 One table maps each core error class to a status and a problem type; subclasses inherit their
 parent's entry. Framework errors (validation, unknown routes, oversized bodies) are rewritten in
-the same shape, and anything unexpected becomes a bare 500 whose detail gives away nothing but the
-request id to quote.
+the same shape, and anything unexpected is logged with its traceback and answered as a bare 500
+that gives nothing away.
 """
 
 from __future__ import annotations

@@ -299,6 +299,18 @@ class FlightPatch(Request):
     status: FlightStatus | UnsetType = UNSET
 
 
+# A local time keeps its numeric offset even when it is zero (London in winter is "+00:00", not
+# "Z"), so that no client mistakes a local time for a UTC one.
+LocalTime = Annotated[
+    str,
+    Meta(
+        examples=["2030-03-04T12:00:00+00:00"],
+        description="local time at the airport, ISO 8601 with its UTC offset",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+
+
 class FlightOut(Struct):
     id: str
     number: str
@@ -306,9 +318,9 @@ class FlightOut(Struct):
     airplane_id: str
     origin: str
     destination: str
-    departs_at: datetime
+    departs_at: LocalTime
     origin_time_zone: str
-    arrives_at: datetime
+    arrives_at: LocalTime
     destination_time_zone: str
     departs_on: date
     duration_minutes: int
@@ -333,9 +345,9 @@ def flight_out(flight: Flight) -> FlightOut:
         airplane_id=flight.airplane_id,
         origin=flight.origin,
         destination=flight.destination,
-        departs_at=flight.departs_at_local,
+        departs_at=flight.departs_at_local.isoformat(),
         origin_time_zone=flight.origin_time_zone,
-        arrives_at=flight.arrives_at_local,
+        arrives_at=flight.arrives_at_local.isoformat(),
         destination_time_zone=flight.destination_time_zone,
         departs_on=flight.departs_on,
         duration_minutes=int(flight.duration.total_seconds() // 60),

@@ -1,0 +1,137 @@
+"""Settings parsing, and the database's transaction retry and error translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from airline_core import AlreadyExists, StillReferenced, Unavailable
+from airline_runtime.db import create_database
+from airline_runtime.db.engine import integrity_errors
+from airline_runtime.settings import Settings, SettingsError, normalize_database_url
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        ("sqlite:///airline.db", "sqlite+aiosqlite:///airline.db"),
+        ("sqlite+aiosqlite:////tmp/a.db", "sqlite+aiosqlite:////tmp/a.db"),
+        ("mysql://root@db:3306/airline", "mysql+asyncmy://root@db:3306/airline?charset=utf8mb4"),
+        ("mariadb://u:p@db/airline", "mysql+asyncmy://u:p@db/airline?charset=utf8mb4"),
+        (
+            "mysql://root@db/airline?connect_timeout=5",
+            "mysql+asyncmy://root@db/airline?connect_timeout=5&charset=utf8mb4",
+        ),
+        (
+            "mysql://root@db/airline?charset=latin1",
+            "mysql+asyncmy://root@db/airline?charset=latin1",
+        ),
+    ],
+)
+def test_database_urls_get_the_async_driver(url: str, normalized: str) -> None:
+    assert normalize_database_url(url) == normalized
+
+
+def test_defaults_need_no_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({})
+    assert settings.port == 8000
+    assert settings.host == "127.0.0.1"
+    assert settings.is_embedded
+    assert settings.effective_database_url.endswith("airline-data/airline.db")
+    custom = Settings.from_env({"AIRLINE_DATA_DIR": str(tmp_path), "AIRLINE_PORT": "9000"})
+    assert custom.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'airline.db'}"
+    assert custom.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"AIRLINE_PORT": "0"}, "AIRLINE_PORT: 0 is outside 1..65535"),
+        ({"AIRLINE_PORT": "8k"}, "AIRLINE_PORT: '8k' is not a whole number"),
+        ({"AIRLINE_HOST": "my host"}, "AIRLINE_HOST"),
+        ({"AIRLINE_DATABASE_URL": "oracle://x"}, "unsupported database 'oracle'"),
+        ({"AIRLINE_MAX_BODY_BYTES": "10"}, "AIRLINE_MAX_BODY_BYTES: 10 is outside"),
+    ],
+)
+def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        Settings.from_env(environ)
+    assert "\n" not in str(caught.value)
+
+
+class FakeDriverError(Exception):
+    pass
+
+
+def mysql_error(code: int) -> OperationalError:
+    return OperationalError("UPDATE ...", {}, FakeDriverError(code, "simulated"))
+
+
+async def test_write_retries_deadlocks_then_succeeds(tmp_path: Path) -> None:
+    database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    attempts = 0
+
+    async def work(_connection: Any) -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise mysql_error(1213)
+        return "done"
+
+    assert await database.write(work) == "done"
+    assert attempts == 3
+    await database.dispose()
+
+
+async def test_write_gives_up_as_unavailable(tmp_path: Path) -> None:
+    database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    attempts = 0
+
+    async def work(_connection: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise mysql_error(1205)
+
+    with pytest.raises(Unavailable):
+        await database.write(work)
+    assert attempts == 4
+    await database.dispose()
+
+
+async def test_write_does_not_retry_other_errors(tmp_path: Path) -> None:
+    database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    attempts = 0
+
+    async def work(_connection: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise mysql_error(1054)
+
+    with pytest.raises(OperationalError):
+        await database.write(work)
+    assert attempts == 1
+    await database.dispose()
+
+
+def test_integrity_errors_are_translated() -> None:
+    def raising(code: int, message: str) -> None:
+        raise IntegrityError("INSERT ...", {}, FakeDriverError(code, message))
+
+    with pytest.raises(AlreadyExists, match="taken"), integrity_errors(duplicate="taken"):
+        raising(1062, "Duplicate entry")
+    with pytest.raises(StillReferenced, match="in use"), integrity_errors(reference="in use"):
+        raising(1451, "Cannot delete or update a parent row")
+    with pytest.raises(AlreadyExists), integrity_errors(duplicate="taken"):
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed: cities.code"))
+    with pytest.raises(StillReferenced), integrity_errors(reference="in use"):
+        raise IntegrityError("DELETE", {}, Exception("FOREIGN KEY constraint failed"))
+    # Nothing said for that kind, or another kind: the original error passes through.
+    with pytest.raises(IntegrityError), integrity_errors(duplicate="taken"):
+        raising(1452, "Cannot add or update a child row")
+    with pytest.raises(IntegrityError), integrity_errors(duplicate="x", reference="y"):
+        raising(4025, "CONSTRAINT failed")
