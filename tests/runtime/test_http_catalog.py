@@ -511,6 +511,10 @@ async def test_openapi_and_offline_docs(client: Client) -> None:
         "/api/v1/flights/{flight_id}",
     ):
         assert path in schema["paths"]
+    create = schema["paths"]["/api/v1/flights"]["post"]["responses"]
+    assert set(create) == {"201", "400", "409", "413", "422"}
+    assert "application/problem+json" in create["422"]["content"]
+    assert "errors" in schema["components"]["schemas"]["Problem"]["properties"]
     page = await client.get("/schema/swagger")
     assert page.status_code == 200
     assert "http://" not in page.text

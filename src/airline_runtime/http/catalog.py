@@ -20,6 +20,7 @@ from airline_core import (
     PageRequest,
 )
 from airline_core.catalog.model import is_iata_code
+from airline_runtime.http.problems import problem_responses
 from airline_runtime.http.schemas import (
     AirplaneCreate,
     AirplaneList,
@@ -77,7 +78,11 @@ class CityController(Controller):
     path = "/api/v1/cities"
     tags = ("catalog",)
 
-    @get(summary="List cities", description="Ordered by code; `name` matches any part.")
+    @get(
+        summary="List cities",
+        description="Ordered by code; `name` matches any part.",
+        responses=problem_responses(422),
+    )
     async def list_cities(
         self,
         airline: AirlineDependency,
@@ -94,18 +99,23 @@ class CityController(Controller):
         )
         return CityList(data=[city_out(c) for c in page.items], meta=meta_of(page))
 
-    @post(summary="Create a city")
+    @post(summary="Create a city", responses=problem_responses(400, 409, 413, 422))
     async def create_city(
         self, airline: AirlineDependency, data: JSONBody[CityCreate]
     ) -> CityResponse:
         city = await airline.cities.create(code=data.code, name=data.name, country=data.country)
         return CityResponse(data=city_out(city))
 
-    @get("/{city_id:str}", summary="Get a city")
+    @get("/{city_id:str}", summary="Get a city", responses=problem_responses(404))
     async def get_city(self, airline: AirlineDependency, city_id: FromPath[str]) -> CityResponse:
         return CityResponse(data=city_out(await airline.cities.get(city_id)))
 
-    @patch("/{city_id:str}", summary="Change a city", description="Its code never changes.")
+    @patch(
+        "/{city_id:str}",
+        summary="Change a city",
+        description="Its code never changes.",
+        responses=problem_responses(400, 404, 409, 413, 422),
+    )
     async def update_city(
         self, airline: AirlineDependency, city_id: FromPath[str], data: JSONBody[CityPatch]
     ) -> CityResponse:
@@ -114,7 +124,12 @@ class CityController(Controller):
         )
         return CityResponse(data=city_out(city))
 
-    @delete("/{city_id:str}", summary="Delete a city", description="409 while it has airports.")
+    @delete(
+        "/{city_id:str}",
+        summary="Delete a city",
+        description="409 while it has airports.",
+        responses=problem_responses(404, 409),
+    )
     async def delete_city(self, airline: AirlineDependency, city_id: FromPath[str]) -> None:
         await airline.cities.delete(city_id)
 
@@ -123,7 +138,11 @@ class AirportController(Controller):
     path = "/api/v1/airports"
     tags = ("catalog",)
 
-    @get(summary="List airports", description="Ordered by code; `name` matches any part.")
+    @get(
+        summary="List airports",
+        description="Ordered by code; `name` matches any part.",
+        responses=problem_responses(422),
+    )
     async def list_airports(
         self,
         airline: AirlineDependency,
@@ -141,7 +160,11 @@ class AirportController(Controller):
         page = await airline.airports.list(criteria, _page(limit, after, before))
         return AirportList(data=[airport_out(a) for a in page.items], meta=meta_of(page))
 
-    @post(summary="Create an airport", description="Its city must exist.")
+    @post(
+        summary="Create an airport",
+        description="Its city must exist.",
+        responses=problem_responses(400, 409, 413, 422),
+    )
     async def create_airport(
         self, airline: AirlineDependency, data: JSONBody[AirportCreate]
     ) -> AirportResponse:
@@ -156,7 +179,9 @@ class AirportController(Controller):
         )
         return AirportResponse(data=airport_out(airport))
 
-    @get("/{code:str}", summary="Get an airport by IATA code")
+    @get(
+        "/{code:str}", summary="Get an airport by IATA code", responses=problem_responses(404, 422)
+    )
     async def get_airport(self, airline: AirlineDependency, code: FromPath[str]) -> AirportResponse:
         return AirportResponse(data=airport_out(await airline.airports.get(_path_code(code))))
 
@@ -164,6 +189,7 @@ class AirportController(Controller):
         "/{code:str}",
         summary="Change an airport",
         description="Its code never changes; its time zone cannot change while flights use it.",
+        responses=problem_responses(400, 404, 409, 413, 422),
     )
     async def update_airport(
         self, airline: AirlineDependency, code: FromPath[str], data: JSONBody[AirportPatch]
@@ -179,7 +205,12 @@ class AirportController(Controller):
         )
         return AirportResponse(data=airport_out(airport))
 
-    @delete("/{code:str}", summary="Delete an airport", description="409 while flights use it.")
+    @delete(
+        "/{code:str}",
+        summary="Delete an airport",
+        description="409 while flights use it.",
+        responses=problem_responses(404, 409, 422),
+    )
     async def delete_airport(self, airline: AirlineDependency, code: FromPath[str]) -> None:
         await airline.airports.delete(_path_code(code))
 
@@ -188,7 +219,11 @@ class AirplaneController(Controller):
     path = "/api/v1/airplanes"
     tags = ("catalog",)
 
-    @get(summary="List airplanes", description="Ordered by creation; `model` matches any part.")
+    @get(
+        summary="List airplanes",
+        description="Ordered by creation; `model` matches any part.",
+        responses=problem_responses(422),
+    )
     async def list_airplanes(
         self,
         airline: AirlineDependency,
@@ -202,14 +237,17 @@ class AirplaneController(Controller):
         )
         return AirplaneList(data=[airplane_out(a) for a in page.items], meta=meta_of(page))
 
-    @post(summary="Create an airplane with its seat layout")
+    @post(
+        summary="Create an airplane with its seat layout",
+        responses=problem_responses(400, 409, 413, 422),
+    )
     async def create_airplane(
         self, airline: AirlineDependency, data: JSONBody[AirplaneCreate]
     ) -> AirplaneResponse:
         airplane = await airline.airplanes.create(model=data.model, layout=layout_in(data.layout))
         return AirplaneResponse(data=airplane_out(airplane))
 
-    @get("/{airplane_id:str}", summary="Get an airplane")
+    @get("/{airplane_id:str}", summary="Get an airplane", responses=problem_responses(404))
     async def get_airplane(
         self, airline: AirlineDependency, airplane_id: FromPath[str]
     ) -> AirplaneResponse:
@@ -219,6 +257,7 @@ class AirplaneController(Controller):
         "/{airplane_id:str}",
         summary="Rename or reconfigure an airplane",
         description="While flights use it, a new layout must keep the same cabins.",
+        responses=problem_responses(400, 404, 409, 413, 422),
     )
     async def update_airplane(
         self, airline: AirlineDependency, airplane_id: FromPath[str], data: JSONBody[AirplanePatch]
@@ -231,7 +270,12 @@ class AirplaneController(Controller):
         )
         return AirplaneResponse(data=airplane_out(airplane))
 
-    @delete("/{airplane_id:str}", summary="Delete an airplane", description="409 while it flies.")
+    @delete(
+        "/{airplane_id:str}",
+        summary="Delete an airplane",
+        description="409 while it flies.",
+        responses=problem_responses(404, 409),
+    )
     async def delete_airplane(self, airline: AirlineDependency, airplane_id: FromPath[str]) -> None:
         await airline.airplanes.delete(airplane_id)
 
@@ -243,6 +287,7 @@ class FlightController(Controller):
     @get(
         summary="List flights",
         description="Ordered by departure; `departs_on` is the local date at the origin.",
+        responses=problem_responses(422),
     )
     async def list_flights(
         self,
@@ -271,6 +316,7 @@ class FlightController(Controller):
     @post(
         summary="Schedule a flight",
         description="Fares must price exactly the airplane's cabins; times need a UTC offset.",
+        responses=problem_responses(400, 409, 413, 422),
     )
     async def create_flight(
         self, airline: AirlineDependency, data: JSONBody[FlightCreate]
@@ -287,7 +333,7 @@ class FlightController(Controller):
         )
         return FlightResponse(data=flight_out(flight))
 
-    @get("/{flight_id:str}", summary="Get a flight")
+    @get("/{flight_id:str}", summary="Get a flight", responses=problem_responses(404))
     async def get_flight(
         self, airline: AirlineDependency, flight_id: FromPath[str]
     ) -> FlightResponse:
@@ -297,6 +343,7 @@ class FlightController(Controller):
         "/{flight_id:str}",
         summary="Retime, re-equip, reprice or change the status of a flight",
         description="Number, airline and route never change; a cancelled flight stays cancelled.",
+        responses=problem_responses(400, 404, 409, 413, 422),
     )
     async def update_flight(
         self, airline: AirlineDependency, flight_id: FromPath[str], data: JSONBody[FlightPatch]
@@ -312,6 +359,6 @@ class FlightController(Controller):
         )
         return FlightResponse(data=flight_out(flight))
 
-    @delete("/{flight_id:str}", summary="Delete a flight")
+    @delete("/{flight_id:str}", summary="Delete a flight", responses=problem_responses(404))
     async def delete_flight(self, airline: AirlineDependency, flight_id: FromPath[str]) -> None:
         await airline.flights.delete(flight_id)

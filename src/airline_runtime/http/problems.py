@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from airline_core.errors import (
@@ -27,8 +28,9 @@ from airline_core.errors import (
     StillReferenced,
     Unavailable,
 )
+from airline_runtime.http.schemas import Problem
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
 _TYPE_PREFIX = "urn:airline:problem:"
@@ -55,6 +57,29 @@ _HTTP_PROBLEMS = {
     415: ("unsupported-media-type", "Unsupported media type"),
     429: ("rate-limited", "Too many requests"),
 }
+
+
+_RESPONSE_DESCRIPTIONS = {
+    400: "The body is not valid JSON",
+    404: "Not found",
+    409: "Conflicts with the current state (taken code, still referenced, final status)",
+    413: "The body is too large",
+    422: "The request breaks a rule; `errors` names each field",
+    503: "A dependency is unavailable; retry later",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a route can answer, so clients see them in /schema."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_RESPONSE_DESCRIPTIONS[status],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
 
 
 def problem(

@@ -70,6 +70,25 @@ def fares_in(fares: Mapping[Cabin, MoneyBody]) -> dict[Cabin, Money]:
     return parsed
 
 
+# Problems ------------------------------------------------------------------------------------
+
+
+class FieldProblem(Struct):
+    field: Annotated[str, Meta(examples=["layout.cabins.0.seats"], description="dotted path")]
+    message: str
+
+
+class Problem(Struct, omit_defaults=True):
+    """An RFC 9457 problem detail, as every error is answered (``application/problem+json``)."""
+
+    type: Annotated[str, Meta(examples=["urn:airline:problem:validation"])]
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] = msgspec.field(default_factory=list)
+
+
 # Pages ---------------------------------------------------------------------------------------
 
 
