@@ -36,7 +36,8 @@ app.add_typer(db_app, name="db")
 
 
 def fail(message: str) -> NoReturn:
-    typer.echo(f"airline: error: {message}", err=True)
+    """Print ``message`` as one line on stderr (driver messages may span several) and exit 1."""
+    typer.echo(f"airline: error: {' '.join(message.split())}", err=True)
     raise typer.Exit(1)
 
 
@@ -58,7 +59,8 @@ def _one_line_errors() -> Iterator[None]:
 def _run(work: Callable[[], Awaitable[T]]) -> T:
     with _one_line_errors():
         return anyio.run(work, backend_options=_loop_options())
-    raise AssertionError("unreachable")  # pragma: no cover - _one_line_errors always raises
+    # Only reached if the context manager swallowed an error, which it never does (it exits).
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _loop_options() -> dict[str, bool]:
