@@ -6,13 +6,15 @@ prints it and exits, so a mistyped setting never gets as far as a half-started s
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from attrs import frozen
+from attrs import field, frozen
 
-__all__ = ["Settings", "SettingsError", "normalize_database_url"]
+__all__ = ["RateLimits", "Settings", "SettingsError", "normalize_database_url"]
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -60,6 +62,58 @@ def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high
 
 
 @frozen(kw_only=True)
+class RateLimits:
+    """Limits per route group, in the ``limits`` notation (``10/minute``, ``100 per hour``).
+
+    ``auth``: register, token, refresh (by client IP: these are the brute-force targets);
+    ``read``: GET and HEAD; ``write``: every other method. Authenticated requests count per user,
+    anonymous ones per client IP.
+    """
+
+    auth: str = "10/minute"
+    read: str = "600/minute"
+    write: str = "120/minute"
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    value = environ.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(
+            f"{name}: {value!r} is not a rate such as 10/minute or 100 per hour"
+        ) from None
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (environ.get(name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (environ.get(name) or "").split(",") if item.strip())
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    networks = _list(environ, name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {network!r} is not an IP address or network") from None
+    return networks
+
+
+#: Bytes of entropy below which a JWT signing secret is refused (HS256 wants at least 256 bits).
+MIN_JWT_SECRET_LENGTH = 32
+
+
+@frozen(kw_only=True)
 class Settings:
     """Everything the runtime reads from its environment. Every field has a working default, and
     an empty variable counts as unset."""
@@ -70,6 +124,18 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1_048_576
+    jwt_secret: str = ""
+    jwt_issuer: str = "airline-booking"
+    jwt_audience: str = "airline-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    redis_url: str = ""
+    rate_limit: bool = True
+    rate_limits: RateLimits = field(factory=RateLimits)
+    trusted_proxies: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    log_format: str = "json"
+    log_level: str = "info"
 
     @property
     def effective_database_url(self) -> str:
@@ -97,6 +163,15 @@ class Settings:
         host = text("AIRLINE_HOST", "127.0.0.1")
         if any(char.isspace() for char in host):
             raise SettingsError(f"AIRLINE_HOST: {host!r} is not a host name or address")
+        jwt_secret = text("AIRLINE_JWT_SECRET", "")
+        if jwt_secret and len(jwt_secret) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"AIRLINE_JWT_SECRET: must be at least {MIN_JWT_SECRET_LENGTH} characters "
+                "(try: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        redis_url = text("AIRLINE_REDIS_URL", "")
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"AIRLINE_REDIS_URL: {redis_url!r} is not a redis:// URL")
         return cls(
             data_dir=Path(text("AIRLINE_DATA_DIR", "airline-data")),
             database_url=database_url,
@@ -104,4 +179,40 @@ class Settings:
             host=host,
             port=_integer(environ, "AIRLINE_PORT", 8000, 1, 65535),
             max_body_bytes=_integer(environ, "AIRLINE_MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30),
+            jwt_secret=jwt_secret,
+            jwt_issuer=text("AIRLINE_JWT_ISSUER", "airline-booking"),
+            jwt_audience=text("AIRLINE_JWT_AUDIENCE", "airline-api"),
+            access_token_minutes=_integer(environ, "AIRLINE_ACCESS_TOKEN_MINUTES", 15, 1, 60),
+            refresh_token_days=_integer(environ, "AIRLINE_REFRESH_TOKEN_DAYS", 30, 1, 365),
+            redis_url=redis_url,
+            rate_limit=_choice(environ, "AIRLINE_RATE_LIMIT", "on", ("on", "off")) == "on",
+            rate_limits=RateLimits(
+                auth=_rate(environ, "AIRLINE_RATE_LIMIT_AUTH", "10/minute"),
+                read=_rate(environ, "AIRLINE_RATE_LIMIT_READ", "600/minute"),
+                write=_rate(environ, "AIRLINE_RATE_LIMIT_WRITE", "120/minute"),
+            ),
+            trusted_proxies=_networks(environ, "AIRLINE_TRUSTED_PROXIES"),
+            cors_origins=_list(environ, "AIRLINE_CORS_ORIGINS"),
+            log_format=_choice(environ, "AIRLINE_LOG_FORMAT", "json", ("json", "console")),
+            log_level=_choice(
+                environ, "AIRLINE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+            ),
         )
+
+    def signing_secret(self) -> str:
+        """The JWT secret: the setting, or on the embedded default one made once and kept in
+        ``<data dir>/jwt-secret`` (readable by its owner only) so tokens survive restarts."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if not self.is_embedded:
+            raise SettingsError(
+                "AIRLINE_JWT_SECRET: required with a server database, so that every API process "
+                "signs and checks tokens with the same secret"
+            )
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
