@@ -130,6 +130,7 @@ class Settings:
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     redis_url: str = ""
+    redis_prefix: str = "airline"
     rate_limit: bool = True
     rate_limits: RateLimits = field(factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ()
@@ -185,6 +186,7 @@ class Settings:
             access_token_minutes=_integer(environ, "AIRLINE_ACCESS_TOKEN_MINUTES", 15, 1, 60),
             refresh_token_days=_integer(environ, "AIRLINE_REFRESH_TOKEN_DAYS", 30, 1, 365),
             redis_url=redis_url,
+            redis_prefix=text("AIRLINE_REDIS_PREFIX", "airline"),
             rate_limit=_choice(environ, "AIRLINE_RATE_LIMIT", "on", ("on", "off")) == "on",
             rate_limits=RateLimits(
                 auth=_rate(environ, "AIRLINE_RATE_LIMIT_AUTH", "10/minute"),
