@@ -29,11 +29,14 @@ from airline_core.errors import (
     AlreadyExists,
     Conflict,
     FieldError,
+    Forbidden,
     InvalidRequest,
+    NotAuthenticated,
     NotFound,
     StillReferenced,
     Unavailable,
 )
+from airline_core.identity import Principal, Role, TokenPair, User
 from airline_core.money import Money
 from airline_core.pagination import Page, PageRequest
 
@@ -58,16 +61,22 @@ __all__ = [
     "FlightDraft",
     "FlightFilter",
     "FlightStatus",
+    "Forbidden",
     "InvalidRequest",
     "Money",
+    "NotAuthenticated",
     "NotFound",
     "Page",
     "PageRequest",
+    "Principal",
+    "Role",
     "Seat",
     "SeatKind",
     "SeatLayout",
     "StillReferenced",
     "SystemClock",
+    "TokenPair",
     "Unavailable",
+    "User",
     "__version__",
 ]

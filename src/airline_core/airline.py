@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from attrs import define, field
 
 from airline_core.catalog.service import Airplanes, Airports, Cities, Flights
 from airline_core.clock import SystemClock
+from airline_core.identity.passwords import ScryptPasswordHasher
+from airline_core.identity.service import Accounts
 from airline_core.memory import (
+    MemoryAccessTokens,
     MemoryAirplaneStore,
     MemoryAirportStore,
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryRefreshTokenStore,
+    MemoryUserStore,
 )
-from airline_core.ports import AirplaneStore, AirportStore, CityStore, Clock, FlightStore
+from airline_core.ports import (
+    AccessTokens,
+    AirplaneStore,
+    AirportStore,
+    CityStore,
+    Clock,
+    FlightStore,
+    PasswordHasher,
+    RefreshTokenStore,
+    UserStore,
+)
 
 __all__ = ["Airline"]
 
@@ -36,6 +52,7 @@ class Airline:
     airports: Airports
     airplanes: Airplanes
     flights: Flights
+    accounts: Accounts
     clock: Clock = field(factory=SystemClock)
 
     @classmethod
@@ -46,7 +63,12 @@ class Airline:
         airports: AirportStore,
         airplanes: AirplaneStore,
         flights: FlightStore,
+        users: UserStore,
+        refresh_tokens: RefreshTokenStore,
+        password_hasher: PasswordHasher,
+        access_tokens: AccessTokens,
         clock: Clock | None = None,
+        refresh_lifetime: timedelta = timedelta(days=30),
     ) -> Airline:
         clock = clock or SystemClock()
         return cls(
@@ -54,18 +76,32 @@ class Airline:
             airports=Airports(airports, cities, flights),
             airplanes=Airplanes(airplanes, flights),
             flights=Flights(flights, airplanes, airports, clock),
+            accounts=Accounts(
+                users, refresh_tokens, password_hasher, access_tokens, clock, refresh_lifetime
+            ),
             clock=clock,
         )
 
     @classmethod
     @asynccontextmanager
-    async def in_memory(cls, *, clock: Clock | None = None) -> AsyncIterator[Airline]:
-        """An airline on memory stores that vanish when the block ends."""
+    async def in_memory(
+        cls, *, clock: Clock | None = None, password_hasher: PasswordHasher | None = None
+    ) -> AsyncIterator[Airline]:
+        """An airline on memory stores that vanish when the block ends.
+
+        Passwords are hashed with scrypt unless another hasher is given; access tokens are
+        opaque and known to this process only.
+        """
         catalog = MemoryCatalog()
+        clock = clock or SystemClock()
         yield cls.from_stores(
             cities=MemoryCityStore(catalog),
             airports=MemoryAirportStore(catalog),
             airplanes=MemoryAirplaneStore(catalog),
             flights=MemoryFlightStore(catalog),
+            users=MemoryUserStore(),
+            refresh_tokens=MemoryRefreshTokenStore(),
+            password_hasher=password_hasher or ScryptPasswordHasher(),
+            access_tokens=MemoryAccessTokens(clock),
             clock=clock,
         )

@@ -8,6 +8,8 @@
      +-- Conflict                        the request clashes with the current state
      |    +-- AlreadyExists              a unique code or key is taken
      |    +-- StillReferenced            something else still points at it
+     +-- NotAuthenticated                no valid credentials (missing, wrong, expired, revoked)
+     +-- Forbidden                       authenticated, but the role does not allow it
      +-- Unavailable                     a dependency failed; retrying later may work
 
 The HTTP layer maps each class (and so every subclass) to one status and problem type; the CLI
@@ -25,7 +27,9 @@ __all__ = [
     "AlreadyExists",
     "Conflict",
     "FieldError",
+    "Forbidden",
     "InvalidRequest",
+    "NotAuthenticated",
     "NotFound",
     "StillReferenced",
     "Unavailable",
@@ -81,6 +85,14 @@ class AlreadyExists(Conflict):
 
 class StillReferenced(Conflict):
     """The thing cannot be removed or changed that way while others point at it."""
+
+
+class NotAuthenticated(AirlineError):
+    """The request carries no valid credentials. Its message never says which part was wrong."""
+
+
+class Forbidden(AirlineError):
+    """The caller is known but its role does not allow this."""
 
 
 class Unavailable(AirlineError):

@@ -7,8 +7,11 @@ the event loop.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+import attrs
 from attrs import define, field
 
 from airline_core.catalog.filters import (
@@ -22,15 +25,21 @@ from airline_core.catalog.filters import (
     flight_key,
 )
 from airline_core.catalog.model import Airplane, Airport, City, Flight
-from airline_core.errors import AlreadyExists, NotFound, StillReferenced
+from airline_core.clock import SystemClock
+from airline_core.errors import AlreadyExists, NotAuthenticated, NotFound, StillReferenced
+from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
+from airline_core.ports import Clock
 
 __all__ = [
+    "MemoryAccessTokens",
     "MemoryAirplaneStore",
     "MemoryAirportStore",
     "MemoryCatalog",
     "MemoryCityStore",
     "MemoryFlightStore",
+    "MemoryRefreshTokenStore",
+    "MemoryUserStore",
 ]
 
 
@@ -206,3 +215,76 @@ class MemoryFlightStore:
 
     async def uses_airport(self, code: str) -> bool:
         return any(code in (f.origin, f.destination) for f in self.catalog.flights.values())
+
+
+@define
+class MemoryUserStore:
+    users: dict[str, User] = field(factory=dict)
+
+    async def add(self, user: User) -> None:
+        if user.id in self.users or await self.find_by_email(user.email) is not None:
+            raise AlreadyExists("an account with that email exists")
+        self.users[user.id] = user
+
+    async def get(self, user_id: str) -> User:
+        try:
+            return self.users[user_id]
+        except KeyError:
+            raise NotFound(f"no user has id {user_id}") from None
+
+    async def find_by_email(self, email: str) -> User | None:
+        return next((user for user in self.users.values() if user.email == email), None)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self.users[user_id] = attrs.evolve(await self.get(user_id), password_hash=password_hash)
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        self.users[user_id] = attrs.evolve(await self.get(user_id), role=role)
+
+    async def list(self, window: KeysetWindow) -> Sequence[User]:
+        return select_window(list(self.users.values()), lambda user: (user.id,), window)
+
+
+@define
+class MemoryRefreshTokenStore:
+    """Each entry: the token, when it was used, and whether its family is revoked."""
+
+    tokens: dict[str, RefreshToken] = field(factory=dict)
+    used: set[str] = field(factory=set)
+    revoked_families: set[str] = field(factory=set)
+
+    async def add(self, token: RefreshToken) -> None:
+        self.tokens[token.token_hash] = token
+
+    async def use(self, token_hash: str, now: datetime) -> tuple[RefreshUse, RefreshToken | None]:
+        token = self.tokens.get(token_hash)
+        if token is None or token.family_id in self.revoked_families or token.expires_at <= now:
+            return RefreshUse.INVALID, None
+        if token_hash in self.used:
+            return RefreshUse.REUSED, token
+        self.used.add(token_hash)
+        return RefreshUse.ROTATED, token
+
+    async def revoke_family(self, family_id: str, now: datetime) -> None:
+        self.revoked_families.add(family_id)
+
+
+@define
+class MemoryAccessTokens:
+    """Opaque random bearer tokens remembered in memory: for tests and single-process embedding
+    (the runtime signs JWTs instead, which any replica can check)."""
+
+    clock: Clock = field(factory=SystemClock)
+    lifetime: timedelta = timedelta(minutes=15)
+    issued: dict[str, tuple[Principal, datetime]] = field(factory=dict)
+
+    def issue(self, principal: Principal, now: datetime) -> tuple[str, int]:
+        token = secrets.token_urlsafe(32)
+        self.issued[token] = (principal, now + self.lifetime)
+        return token, int(self.lifetime.total_seconds())
+
+    def verify(self, token: str) -> Principal:
+        found = self.issued.get(token)
+        if found is None or found[1] <= self.clock.now():
+            raise NotAuthenticated("the access token is not valid")
+        return found[0]

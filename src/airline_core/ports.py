@@ -21,9 +21,20 @@ from typing import Protocol
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
 from airline_core.catalog.model import Airplane, Airport, City, Flight
+from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow
 
-__all__ = ["AirplaneStore", "AirportStore", "CityStore", "Clock", "FlightStore"]
+__all__ = [
+    "AccessTokens",
+    "AirplaneStore",
+    "AirportStore",
+    "CityStore",
+    "Clock",
+    "FlightStore",
+    "PasswordHasher",
+    "RefreshTokenStore",
+    "UserStore",
+]
 
 
 class Clock(Protocol):
@@ -145,3 +156,61 @@ class FlightStore(Protocol):
 
     async def uses_airport(self, code: str) -> bool:
         """Whether any flight departs from or arrives at that airport."""
+
+
+class UserStore(Protocol):
+    async def add(self, user: User) -> None:
+        """:raises AlreadyExists: a user with that id or (normalized) email exists."""
+
+    async def get(self, user_id: str) -> User:
+        """:raises NotFound: no user has that id."""
+
+    async def find_by_email(self, email: str) -> User | None:
+        """The user with that normalized email, or ``None``."""
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replace a user's stored hash (rehash on login). :raises NotFound: no such user."""
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        """:raises NotFound: no user has that id."""
+
+    async def list(self, window: KeysetWindow) -> Sequence[User]:
+        """Users ordered by id (creation)."""
+
+
+class RefreshTokenStore(Protocol):
+    """Refresh tokens, kept as hashes. Every method is atomic."""
+
+    async def add(self, token: RefreshToken) -> None:
+        """Store a new, active token."""
+
+    async def use(self, token_hash: str, now: datetime) -> tuple[RefreshUse, RefreshToken | None]:
+        """Mark the token used if it is active and unexpired at ``now``: (ROTATED, token).
+        A token already used answers (REUSED, token); unknown, expired or revoked answers
+        (INVALID, None). Two concurrent uses of one token: exactly one is ROTATED."""
+
+    async def revoke_family(self, family_id: str, now: datetime) -> None:
+        """Revoke every token of the family, so none of them can be used again."""
+
+
+class PasswordHasher(Protocol):
+    """Hashes passwords off the event loop (hashing is deliberately slow)."""
+
+    async def hash(self, password: str) -> str:
+        """An encoded hash carrying its own salt and parameters."""
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` matches; ``False`` for a malformed hash, never an error."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than the current ones."""
+
+
+class AccessTokens(Protocol):
+    """Short-lived bearer tokens that say who a request acts as."""
+
+    def issue(self, principal: Principal, now: datetime) -> tuple[str, int]:
+        """A token for ``principal`` and its lifetime in seconds."""
+
+    def verify(self, token: str) -> Principal:
+        """:raises NotAuthenticated: the token is malformed, forged, expired or not for us."""

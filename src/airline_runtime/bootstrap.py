@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from attrs import frozen
 
@@ -25,10 +26,12 @@ from airline_runtime.db import (
     head_revision,
     upgrade,
 )
+from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
+from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
 from airline_runtime.settings import Settings
 
-__all__ = ["Runtime", "SchemaOutOfDate", "bootstrap"]
+__all__ = ["Runtime", "SchemaOutOfDate", "access_tokens", "bootstrap"]
 
 
 class SchemaOutOfDate(Unavailable):
@@ -87,9 +90,24 @@ async def bootstrap(
             airports=SQLAlchemyAirportStore(database),
             airplanes=SQLAlchemyAirplaneStore(database),
             flights=SQLAlchemyFlightStore(database),
+            users=SQLAlchemyUserStore(database),
+            refresh_tokens=SQLAlchemyRefreshTokenStore(database),
+            password_hasher=Argon2PasswordHasher(),
+            access_tokens=access_tokens(settings),
             clock=clock,
+            refresh_lifetime=timedelta(days=settings.refresh_token_days),
         )
         yield Runtime(settings=settings, airline=airline, database=database)
+
+
+def access_tokens(settings: Settings) -> JWTAccessTokens:
+    """Tokens signed with the configured secret (made and kept on the embedded default)."""
+    return JWTAccessTokens(
+        secret=settings.signing_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        lifetime=timedelta(minutes=settings.access_token_minutes),
+    )
 
 
 async def _require_current_schema(database: Database) -> None:

@@ -16,7 +16,9 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "Principal",
     "RefreshToken",
+    "RefreshUse",
     "Role",
+    "TokenPair",
     "User",
     "normalize_email",
     "reveal_to",
@@ -99,3 +101,24 @@ class RefreshToken:
     user_id: str
     issued_at: datetime
     expires_at: datetime
+
+
+class RefreshUse(StrEnum):
+    """What presenting a refresh token found."""
+
+    #: It was active: it is now used, and a new token of its family may be issued.
+    ROTATED = "rotated"
+    #: It had been used already: someone replayed it, so its family must be revoked.
+    REUSED = "reused"
+    #: Unknown, expired or revoked.
+    INVALID = "invalid"
+
+
+@frozen(kw_only=True)
+class TokenPair:
+    """What a login or a refresh hands out."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth 2 token type, not a secret

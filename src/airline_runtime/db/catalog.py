@@ -11,8 +11,6 @@ import cattrs
 from attrs import define
 from sqlalchemy import (
     ColumnElement,
-    Select,
-    and_,
     delete,
     exists,
     insert,
@@ -20,14 +18,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql.elements import ColumnClause
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
 from airline_core.catalog.model import Airplane, Airport, Cabin, City, Flight, SeatLayout
 from airline_core.errors import NotFound
 from airline_core.money import Money
-from airline_core.pagination import KeysetWindow, SortKey
+from airline_core.pagination import KeysetWindow
 from airline_runtime.db.engine import Database, integrity_errors
+from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import airplanes, airports, cities, flights
 
 __all__ = [
@@ -39,35 +37,6 @@ __all__ = [
 
 _layouts = cattrs.Converter()
 _FARE_COLUMNS = {cabin: f"fare_{cabin.value}" for cabin in Cabin}
-
-
-def _keyset(
-    query: Select[Any],
-    columns: Sequence[ColumnClause[Any]],
-    window: KeysetWindow,
-    key: Sequence[Any] | None,
-) -> Select[Any]:
-    """Order by ``columns`` and keep the rows strictly on the window's side of ``key``."""
-    backwards = window.backwards
-    if key is not None:
-        query = query.where(_beyond(columns, key, backwards))
-    order = [column.desc() if backwards else column.asc() for column in columns]
-    return query.order_by(*order).limit(window.fetch)
-
-
-def _beyond(
-    columns: Sequence[ColumnClause[Any]], key: Sequence[Any], backwards: bool
-) -> ColumnElement[bool]:
-    # (a, b) > (x, y) spelled a > x OR (a = x AND b > y): every backend plans it on the index.
-    column, value = columns[0], key[0]
-    strictly: ColumnElement[bool] = column < value if backwards else column > value
-    if len(columns) == 1:
-        return strictly
-    return or_(strictly, and_(column == value, _beyond(columns[1:], key[1:], backwards)))
-
-
-def _window_key(window: KeysetWindow) -> SortKey | None:
-    return window.before if window.backwards else window.after
 
 
 @define
@@ -123,7 +92,7 @@ class SQLAlchemyCityStore:
             query = query.where(cities.c.name.icontains(criteria.name, autoescape=True))
         if criteria.country is not None:
             query = query.where(cities.c.country == criteria.country)
-        query = _keyset(query, [cities.c.code], window, _window_key(window))
+        query = keyset(query, [cities.c.code], window, window_key(window))
         async with self.db.read() as connection:
             return [self._city(row) for row in await connection.execute(query)]
 
@@ -204,7 +173,7 @@ class SQLAlchemyAirportStore:
             query = query.where(airports.c.city_code == criteria.city)
         if criteria.country is not None:
             query = query.where(airports.c.country == criteria.country)
-        query = _keyset(query, [airports.c.code], window, _window_key(window))
+        query = keyset(query, [airports.c.code], window, window_key(window))
         async with self.db.read() as connection:
             return [self._airport(row) for row in await connection.execute(query)]
 
@@ -259,7 +228,7 @@ class SQLAlchemyAirplaneStore:
         query = select(airplanes)
         if criteria.model is not None:
             query = query.where(airplanes.c.model.icontains(criteria.model, autoescape=True))
-        query = _keyset(query, [airplanes.c.id], window, _window_key(window))
+        query = keyset(query, [airplanes.c.id], window, window_key(window))
         async with self.db.read() as connection:
             return [self._airplane(row) for row in await connection.execute(query)]
 
@@ -381,11 +350,11 @@ class SQLAlchemyFlightStore:
         ):
             if value is not None:
                 query = query.where(column == value)
-        key: tuple[Any, ...] | None = _window_key(window)
+        key: tuple[Any, ...] | None = window_key(window)
         if key is not None:
             # The cursor holds the departure as epoch seconds (see flight_key).
             key = (datetime.fromtimestamp(int(key[0]), UTC), key[1])
-        query = _keyset(query, [flights.c.departs_at, flights.c.id], window, key)
+        query = keyset(query, [flights.c.departs_at, flights.c.id], window, key)
         async with self.db.read() as connection:
             return [_flight(row) for row in await connection.execute(query)]
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-__all__ = ["airplanes", "airports", "cities", "flights", "metadata"]
+__all__ = ["airplanes", "airports", "cities", "flights", "metadata", "refresh_tokens", "users"]
 
 metadata = MetaData(
     naming_convention={
@@ -142,5 +142,38 @@ flights = Table(
     Index(None, "origin", "departs_on", "departs_at"),
     Index(None, "destination", "departs_on"),
     Index(None, "departs_at", "id"),
+    **_MYSQL_TABLE,
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    # Stored normalized (trimmed, lower case), so a unique index is a case-blind one.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("role", ascii_code(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE,
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    # SHA-256 of the token, hex: the token itself is never stored.
+    Column("token_hash", ascii_code(64), primary_key=True),
+    Column("family_id", ascii_code(ID), nullable=False, index=True),
+    Column(
+        "user_id",
+        ascii_code(ID),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Column("revoked_at", UTCDateTime()),
     **_MYSQL_TABLE,
 )

@@ -1,0 +1,100 @@
+"""The runtime's password hasher (argon2id) and access tokens (signed JWTs).
+
+- Passwords: argon2id with OWASP's minimum parameters (19 MiB, 2 iterations, 1 lane). Hashing
+  takes tens of milliseconds of CPU, so it runs in a worker thread: the event loop keeps serving
+  other requests meanwhile. Hashes made with older parameters are upgraded at the next login.
+- Access tokens: HS256 JWTs that every API replica can verify with the shared secret. Decoding
+  accepts only HS256 (so ``alg: none`` and algorithm confusion fail), requires ``exp``, ``iat``,
+  ``sub``, ``jti``, ``aud``, ``iss`` and ``typ``, and checks audience and issuer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import anyio.to_thread
+import argon2
+import jwt
+from attrs import define, field
+
+from airline_core.errors import NotAuthenticated
+from airline_core.identity.model import Principal, Role
+
+__all__ = ["Argon2PasswordHasher", "JWTAccessTokens"]
+
+
+def _owasp_argon2id() -> argon2.PasswordHasher:
+    return argon2.PasswordHasher(
+        time_cost=2, memory_cost=19 * 1024, parallelism=1, type=argon2.Type.ID
+    )
+
+
+@define
+class Argon2PasswordHasher:
+    hasher: argon2.PasswordHasher = field(factory=_owasp_argon2id)
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await anyio.to_thread.run_sync(self.hasher.verify, password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self.hasher.check_needs_rehash(password_hash)
+        except argon2.exceptions.InvalidHashError:
+            return True
+
+
+_ALGORITHM = "HS256"
+_TYPE = "access"
+_INVALID = "the access token is not valid"
+
+
+@define
+class JWTAccessTokens:
+    secret: str = field(repr=False)
+    issuer: str
+    audience: str
+    lifetime: timedelta = timedelta(minutes=15)
+    #: Clock skew tolerated between the replica that issued a token and the one checking it.
+    leeway: timedelta = timedelta(seconds=10)
+
+    def issue(self, principal: Principal, now: datetime) -> tuple[str, int]:
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": principal.user_id,
+            "role": principal.role.value,
+            "typ": _TYPE,
+            "jti": secrets.token_urlsafe(12),
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+        }
+        return jwt.encode(claims, self.secret, algorithm=_ALGORITHM), int(
+            self.lifetime.total_seconds()
+        )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[_ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "sub", "jti", "aud", "iss", "typ"]},
+            )
+        except jwt.PyJWTError:
+            raise NotAuthenticated(_INVALID) from None
+        if claims.get("typ") != _TYPE:
+            raise NotAuthenticated(_INVALID)
+        try:
+            return Principal(user_id=str(claims["sub"]), role=Role(str(claims.get("role"))))
+        except ValueError:
+            raise NotAuthenticated(_INVALID) from None
