@@ -21,12 +21,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from airline_core import Airline, FakeClock
+from airline_core.identity import ScryptPasswordHasher
 from airline_core.memory import (
+    MemoryAccessTokens,
     MemoryAirplaneStore,
     MemoryAirportStore,
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryRefreshTokenStore,
+    MemoryUserStore,
 )
 from airline_core.ports import AirplaneStore, AirportStore, CityStore, FlightStore
 from airline_runtime.db import (
@@ -41,6 +45,8 @@ from airline_runtime.db import (
 from airline_runtime.settings import normalize_database_url
 
 MYSQL_SERVER_URL = os.environ.get("AIRLINE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+# Tests hash many passwords: a tiny scrypt work factor keeps them fast (never use it for real).
+FAST_HASHER = ScryptPasswordHasher(n=2**4, r=1, p=1)
 # Every test starts from this instant, so schedules in tests are always in the future.
 TEST_NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -116,7 +122,7 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
 
 async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
-        for table in ("flights", "airplanes", "airports", "cities"):
+        for table in ("flights", "airplanes", "airports", "cities", "refresh_tokens", "users"):
             await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
 
 
@@ -139,6 +145,10 @@ class Stores:
             airports=self.airports,
             airplanes=self.airplanes,
             flights=self.flights,
+            users=MemoryUserStore(),
+            refresh_tokens=MemoryRefreshTokenStore(),
+            password_hasher=FAST_HASHER,
+            access_tokens=MemoryAccessTokens(self.clock),
             clock=self.clock,
         )
 

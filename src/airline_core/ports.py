@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
 from airline_core.catalog.model import Airplane, Airport, City, Flight
-from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow
+
+if TYPE_CHECKING:
+    # Only annotations use them; importing the identity package here would be circular.
+    from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 
 __all__ = [
     "AccessTokens",

@@ -14,17 +14,43 @@ from airline_core import Airline, FakeClock
 from airline_runtime.bootstrap import Runtime
 from airline_runtime.http import create_app
 from airline_runtime.settings import Settings
-from tests.conftest import TEST_NOW
+from tests.conftest import FAST_HASHER, TEST_NOW
 
 API = "/api/v1"
 
 
+ADMIN = {"email": "admin@example.org", "password": "correct horse battery", "name": "Ada Admin"}
+
+
+async def bearer(client: AsyncTestClient[Any], email: str, password: str) -> dict[str, str]:
+    """Log in over HTTP; the Authorization header for that user."""
+    response = await client.post(f"{API}/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['data']['access_token']}"}
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[AsyncTestClient[Any]]:
-    async with Airline.in_memory(clock=FakeClock(TEST_NOW)) as airline:
-        runtime = Runtime(settings=Settings(max_body_bytes=64 * 1024), airline=airline)
-        async with AsyncTestClient(create_app(runtime=runtime)) as test_client:
-            yield test_client
+async def airline() -> AsyncIterator[Airline]:
+    async with Airline.in_memory(
+        clock=FakeClock(TEST_NOW), password_hasher=FAST_HASHER
+    ) as memory_airline:
+        yield memory_airline
+
+
+@pytest.fixture
+async def anonymous(airline: Airline) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A client with no credentials, on memory stores with a fake clock."""
+    runtime = Runtime(settings=Settings(max_body_bytes=64 * 1024), airline=airline)
+    async with AsyncTestClient(create_app(runtime=runtime)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def client(airline: Airline, anonymous: AsyncTestClient[Any]) -> AsyncTestClient[Any]:
+    """The same app, signed in as an admin (catalog writes need the admin role)."""
+    await airline.accounts.create_admin(**ADMIN)
+    anonymous.headers.update(await bearer(anonymous, ADMIN["email"], ADMIN["password"]))
+    return anonymous
 
 
 def ok(response: Response, status: int = 200) -> Any:

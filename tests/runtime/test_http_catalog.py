@@ -512,7 +512,7 @@ async def test_openapi_and_offline_docs(client: Client) -> None:
     ):
         assert path in schema["paths"]
     create = schema["paths"]["/api/v1/flights"]["post"]["responses"]
-    assert set(create) == {"201", "400", "409", "413", "422"}
+    assert set(create) == {"201", "400", "401", "403", "409", "413", "422"}
     assert "application/problem+json" in create["422"]["content"]
     assert "errors" in schema["components"]["schemas"]["Problem"]["properties"]
     page = await client.get("/schema/swagger")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,11 +13,21 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from airline_core import Airline
-from airline_runtime.bootstrap import Runtime
+from airline_runtime.bootstrap import Runtime, bootstrap
 from airline_runtime.db import create_database
 from airline_runtime.http import create_app
 from airline_runtime.settings import Settings
-from tests.runtime.conftest import AIRPORTS, API, CITIES, TWIN_AISLE, fields, ok, problem
+from tests.runtime.conftest import (
+    ADMIN,
+    AIRPORTS,
+    API,
+    CITIES,
+    TWIN_AISLE,
+    bearer,
+    fields,
+    ok,
+    problem,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -31,11 +42,19 @@ async def database_client(
         url: str = request.getfixturevalue("mysql_url")
         database = create_database(url)
         async with database.engine.begin() as connection:
-            for table in ("flights", "airplanes", "airports", "cities"):
+            for table in ("flights", "airplanes", "airports", "cities", "refresh_tokens", "users"):
                 await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
         await database.dispose()
-        settings = Settings(database_url=url)
-    async with AsyncTestClient(create_app(settings, migrate=True)) as client:
+        settings = Settings(database_url=url, jwt_secret="x" * 40)
+    # The test client serves the app on an event loop of its own, so the admin is made through
+    # a runtime of this loop before the app starts.
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.org"
+    async with bootstrap(settings, migrate=True) as runtime:
+        await runtime.airline.accounts.create_admin(
+            email=email, password=ADMIN["password"], name="Ada"
+        )
+    async with AsyncTestClient(create_app(settings)) as client:
+        client.headers.update(await bearer(client, email, ADMIN["password"]))
         yield client
 
 

@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 
 from airline_core import Airline, __version__
 from airline_runtime.bootstrap import Runtime, bootstrap
+from airline_runtime.http.auth import AuthController, AuthenticationMiddleware, UserController
 from airline_runtime.http.catalog import (
     AirplaneController,
     AirportController,
@@ -60,6 +61,7 @@ def _openapi() -> OpenAPIConfig:
         render_plugins=[swagger],
         tags=[
             Tag(name="catalog", description="Cities, airports, airplanes and flights"),
+            Tag(name="identity", description="Accounts, tokens and the signed-in user"),
             Tag(name="operations", description="Health probes"),
         ],
     )
@@ -102,6 +104,8 @@ def create_app(
             AirportController,
             AirplaneController,
             FlightController,
+            AuthController,
+            UserController,
             HealthController,
             create_static_files_router(
                 path=_ASSETS,
@@ -111,6 +115,7 @@ def create_app(
             ),
         ],
         dependencies={"airline": Provide(_airline, sync_to_thread=False)},
+        middleware=[AuthenticationMiddleware],
         exception_handlers=exception_handlers,
         openapi_config=_openapi(),
         lifespan=[lifespan],

@@ -20,6 +20,7 @@ from airline_core import (
     PageRequest,
 )
 from airline_core.catalog.model import is_iata_code
+from airline_runtime.http.guards import admin_only
 from airline_runtime.http.problems import problem_responses
 from airline_runtime.http.schemas import (
     AirplaneCreate,
@@ -99,7 +100,11 @@ class CityController(Controller):
         )
         return CityList(data=[city_out(c) for c in page.items], meta=meta_of(page))
 
-    @post(summary="Create a city", responses=problem_responses(400, 409, 413, 422))
+    @post(
+        summary="Create a city",
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 409, 413, 422),
+    )
     async def create_city(
         self, airline: AirlineDependency, data: JSONBody[CityCreate]
     ) -> CityResponse:
@@ -114,7 +119,8 @@ class CityController(Controller):
         "/{city_id:str}",
         summary="Change a city",
         description="Its code never changes.",
-        responses=problem_responses(400, 404, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 404, 409, 413, 422),
     )
     async def update_city(
         self, airline: AirlineDependency, city_id: FromPath[str], data: JSONBody[CityPatch]
@@ -128,7 +134,8 @@ class CityController(Controller):
         "/{city_id:str}",
         summary="Delete a city",
         description="409 while it has airports.",
-        responses=problem_responses(404, 409),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 404, 409),
     )
     async def delete_city(self, airline: AirlineDependency, city_id: FromPath[str]) -> None:
         await airline.cities.delete(city_id)
@@ -163,7 +170,8 @@ class AirportController(Controller):
     @post(
         summary="Create an airport",
         description="Its city must exist.",
-        responses=problem_responses(400, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 409, 413, 422),
     )
     async def create_airport(
         self, airline: AirlineDependency, data: JSONBody[AirportCreate]
@@ -189,7 +197,8 @@ class AirportController(Controller):
         "/{code:str}",
         summary="Change an airport",
         description="Its code never changes; its time zone cannot change while flights use it.",
-        responses=problem_responses(400, 404, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 404, 409, 413, 422),
     )
     async def update_airport(
         self, airline: AirlineDependency, code: FromPath[str], data: JSONBody[AirportPatch]
@@ -209,7 +218,8 @@ class AirportController(Controller):
         "/{code:str}",
         summary="Delete an airport",
         description="409 while flights use it.",
-        responses=problem_responses(404, 409, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 404, 409, 422),
     )
     async def delete_airport(self, airline: AirlineDependency, code: FromPath[str]) -> None:
         await airline.airports.delete(_path_code(code))
@@ -239,7 +249,8 @@ class AirplaneController(Controller):
 
     @post(
         summary="Create an airplane with its seat layout",
-        responses=problem_responses(400, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 409, 413, 422),
     )
     async def create_airplane(
         self, airline: AirlineDependency, data: JSONBody[AirplaneCreate]
@@ -257,7 +268,8 @@ class AirplaneController(Controller):
         "/{airplane_id:str}",
         summary="Rename or reconfigure an airplane",
         description="While flights use it, a new layout must keep the same cabins.",
-        responses=problem_responses(400, 404, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 404, 409, 413, 422),
     )
     async def update_airplane(
         self, airline: AirlineDependency, airplane_id: FromPath[str], data: JSONBody[AirplanePatch]
@@ -274,7 +286,8 @@ class AirplaneController(Controller):
         "/{airplane_id:str}",
         summary="Delete an airplane",
         description="409 while it flies.",
-        responses=problem_responses(404, 409),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 404, 409),
     )
     async def delete_airplane(self, airline: AirlineDependency, airplane_id: FromPath[str]) -> None:
         await airline.airplanes.delete(airplane_id)
@@ -316,7 +329,8 @@ class FlightController(Controller):
     @post(
         summary="Schedule a flight",
         description="Fares must price exactly the airplane's cabins; times need a UTC offset.",
-        responses=problem_responses(400, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 409, 413, 422),
     )
     async def create_flight(
         self, airline: AirlineDependency, data: JSONBody[FlightCreate]
@@ -343,7 +357,8 @@ class FlightController(Controller):
         "/{flight_id:str}",
         summary="Retime, re-equip, reprice or change the status of a flight",
         description="Number, airline and route never change; a cancelled flight stays cancelled.",
-        responses=problem_responses(400, 404, 409, 413, 422),
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 400, 404, 409, 413, 422),
     )
     async def update_flight(
         self, airline: AirlineDependency, flight_id: FromPath[str], data: JSONBody[FlightPatch]
@@ -359,6 +374,11 @@ class FlightController(Controller):
         )
         return FlightResponse(data=flight_out(flight))
 
-    @delete("/{flight_id:str}", summary="Delete a flight", responses=problem_responses(404))
+    @delete(
+        "/{flight_id:str}",
+        summary="Delete a flight",
+        guards=[admin_only],
+        responses=problem_responses(401, 403, 404),
+    )
     async def delete_flight(self, airline: AirlineDependency, flight_id: FromPath[str]) -> None:
         await airline.flights.delete(flight_id)

@@ -23,7 +23,9 @@ from airline_core.errors import (
     AlreadyExists,
     Conflict,
     FieldError,
+    Forbidden,
     InvalidRequest,
+    NotAuthenticated,
     NotFound,
     StillReferenced,
     Unavailable,
@@ -40,12 +42,17 @@ logger = logging.getLogger("airline_runtime.http")
 _CORE_PROBLEMS: tuple[tuple[type[AirlineError], int, str, str], ...] = (
     (InvalidRequest, 422, "validation", "The request is not valid"),
     (NotFound, 404, "not-found", "Not found"),
+    (NotAuthenticated, 401, "unauthorized", "Authentication required"),
+    (Forbidden, 403, "forbidden", "Forbidden"),
     (AlreadyExists, 409, "already-exists", "Already exists"),
     (StillReferenced, 409, "still-referenced", "Still in use"),
     (Conflict, 409, "conflict", "Conflict"),
     (Unavailable, 503, "unavailable", "Service unavailable"),
     (AirlineError, 400, "bad-request", "Bad request"),
 )
+
+# 401 tells the client how to authenticate; 503 when to come back.
+_HEADERS_BY_STATUS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
 
 _HTTP_PROBLEMS = {
     400: ("bad-request", "Bad request"),
@@ -61,6 +68,8 @@ _HTTP_PROBLEMS = {
 
 _RESPONSE_DESCRIPTIONS = {
     400: "The body is not valid JSON",
+    401: "No valid access token (or wrong credentials, on login)",
+    403: "The token's role does not allow this",
     404: "Not found",
     409: "Conflicts with the current state (taken code, still referenced, final status)",
     413: "The body is too large",
@@ -107,7 +116,7 @@ def problem(
 def _core_error(request: Request[Any, Any, Any], error: AirlineError) -> Response[dict[str, Any]]:
     for kind, status, slug, title in _CORE_PROBLEMS:
         if isinstance(error, kind):
-            headers = {"Retry-After": "1"} if status == 503 else None
+            headers = _HEADERS_BY_STATUS.get(status)
             return problem(
                 request, status, slug, title, str(error), errors=error.errors, headers=headers
             )

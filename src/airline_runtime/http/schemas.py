@@ -25,7 +25,9 @@ from airline_core import (
     FlightStatus,
     InvalidRequest,
     Money,
+    Role,
     SeatLayout,
+    TokenPair,
 )
 from airline_core.pagination import Page
 from airline_core.validation import Rules
@@ -378,3 +380,63 @@ def flight_out(flight: Flight) -> FlightOut:
 def given(value: T | UnsetType) -> T | None:
     """``None`` for a field the PATCH body left out (no PATCH field may be set to null)."""
     return None if isinstance(value, UnsetType) else value
+
+
+# Identity ------------------------------------------------------------------------------------
+
+Email = Annotated[str, Meta(max_length=254, examples=["ann@example.org"])]
+Password = Annotated[str, Meta(max_length=256, description="at least 10 characters")]
+
+
+class RegisterBody(Request):
+    email: Email
+    password: Password
+    name: Annotated[str, Meta(max_length=120, examples=["Ann Smith"])]
+
+
+class LoginBody(Request):
+    email: Email
+    password: Password
+
+
+class RefreshBody(Request):
+    refresh_token: Annotated[str, Meta(max_length=512)]
+
+
+class UserOut(Struct):
+    id: str
+    email: str
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class UserResponse(Struct):
+    data: UserOut
+
+
+class UserList(Struct):
+    data: list[UserOut]
+    meta: PageMeta
+
+
+class TokenOut(Struct):
+    access_token: str
+    token_type: str
+    expires_in: Annotated[int, Meta(description="seconds until the access token expires")]
+    refresh_token: str
+
+
+class TokenResponse(Struct):
+    data: TokenOut
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenResponse:
+        return cls(
+            data=TokenOut(
+                access_token=pair.access_token,
+                token_type=pair.token_type,
+                expires_in=pair.expires_in,
+                refresh_token=pair.refresh_token,
+            )
+        )

@@ -1,0 +1,111 @@
+"""Structured logs: one JSON object per line (or a readable console form), from every logger.
+
+Two kinds of producer share one format:
+
+- our own events go through :mod:`structlog` straight to the stream (``structlog.get_logger()``):
+  no :class:`logging.LogRecord` is built, which matters for the access line written on every
+  request;
+- everything written with :mod:`logging` (uvicorn, Litestar, SQLAlchemy, our
+  ``logging.getLogger(...)`` loggers, tracebacks) reaches a root handler whose
+  :class:`structlog.stdlib.ProcessorFormatter` runs the same processors and renderer.
+
+Both merge :mod:`structlog.contextvars`, so a request id bound by the request middleware appears
+on every line logged while that request runs, whoever logs it.
+
+Nothing happens at import time: entry points call :func:`configure_logging` (the CLI before
+uvicorn starts, the app factory in each worker process).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import msgspec
+import structlog
+from structlog.typing import Processor
+
+from airline_runtime.settings import Settings
+
+__all__ = ["configure_logging"]
+
+#: Loggers that uvicorn gives handlers of its own; ours replace them so every line has one format.
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+class _AirlineHandler(logging.StreamHandler[TextIO]):
+    """The root handler this module installs; its class tells a repeat call which one to replace
+    (pytest's capture handlers and anyone else's stay where they are)."""
+
+
+def _encode_unknown(value: Any) -> str:
+    # A log line must never fail to render: whatever msgspec cannot encode is written as its repr.
+    return repr(value)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_encode_unknown)
+
+
+def _dumps(event: dict[str, Any], **_ignored: Any) -> str:
+    """JSON for :class:`structlog.processors.JSONRenderer`, several times faster than
+    :func:`json.dumps` (this runs for every request's access line)."""
+    return _ENCODER.encode(event).decode()
+
+
+def _renderer(log_format: str, stream: TextIO) -> tuple[list[Processor], Processor]:
+    """The processors that prepare an event for rendering, and the renderer itself."""
+    if log_format == "console":
+        colors = bool(getattr(stream, "isatty", lambda: False)())
+        # The console renderer prints exc_info itself, with a readable traceback.
+        return [], structlog.dev.ConsoleRenderer(colors=colors)
+    return [structlog.processors.format_exc_info], structlog.processors.JSONRenderer(
+        serializer=_dumps
+    )
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Send structlog and stdlib logging to ``stream`` (standard error by default) in
+    ``settings.log_format``, at ``settings.log_level``, with ISO 8601 UTC timestamps.
+
+    Safe to call again: the structlog configuration and this module's root handler are replaced,
+    not added to. Loggers obtained and bound *before* a call keep the configuration they were made
+    with (the request middleware binds its logger when the app is built, after this call).
+    """
+    stream = sys.stderr if stream is None else stream
+    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    prepare, render = _renderer(settings.log_format, stream)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+    structlog.configure(
+        processors=[*shared, *prepare, render],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        context_class=dict,
+        # Off so that a later configure_logging (tests, embedding) reaches module-level loggers;
+        # the one hot logger (the access log) is bound once when the app is built.
+        cache_logger_on_first_use=False,
+    )
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *prepare, render],
+    )
+    handler = _AirlineHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _AirlineHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    for name in _UVICORN_LOGGERS:
+        # uvicorn's dictConfig runs in every worker before the app factory; undo its handlers so
+        # its lines reach ours instead of being printed twice in two formats.
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
