@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema tools.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def fail(message: str) -> NoReturn:
@@ -134,6 +136,36 @@ def db_upgrade() -> None:
         typer.echo(f"database schema already at {after}")
     else:
         typer.echo(f"database schema upgraded from {before or 'nothing'} to {after}")
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="The admin's email address.")],
+    name: Annotated[str, typer.Option(help="The admin's name.")] = "Administrator",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input."
+        ),
+    ] = False,
+) -> None:
+    """Create an admin account (asks for the password twice unless --password-stdin)."""
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work() -> str:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            user = await runtime.airline.accounts.create_admin(
+                email=email, password=password, name=name
+            )
+        return f"admin {user.email} created (id {user.id})"
+
+    typer.echo(_run(work))
 
 
 @app.command()

@@ -221,3 +221,63 @@ def test_help_shows_option_defaults() -> None:
     code, out, _ = invoke({}, "serve", "--help")
     assert code == 0
     assert "AIRLINE_HOST, else 127.0.0.1" in " ".join(out.split())
+
+
+def test_create_admin_then_log_in(embedded: dict[str, str]) -> None:
+    result = runner.invoke(
+        app,
+        ["users", "create-admin", "root@example.org", "--name", "Root", "--password-stdin"],
+        env=embedded,
+        input="a long admin passphrase\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("admin root@example.org created (id ")
+
+    async def log_in() -> str:
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.settings import Settings
+
+        settings = Settings(data_dir=Path(embedded["AIRLINE_DATA_DIR"]))
+        async with bootstrap(settings) as runtime:
+            pair = await runtime.airline.accounts.login(
+                "ROOT@example.org", "a long admin passphrase"
+            )
+            return runtime.airline.accounts.authenticate(pair.access_token).role.value
+
+    import anyio
+
+    assert anyio.run(log_in) == "admin"
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("root@example.org", "short", "password: must be at least 10 characters"),
+        ("not-an-email", "a long admin passphrase", "email: must be an email address"),
+    ],
+)
+def test_create_admin_bad_input(
+    embedded: dict[str, str], email: str, password: str, message: str
+) -> None:
+    result = runner.invoke(
+        app, ["users", "create-admin", email, "--password-stdin"], env=embedded, input=password
+    )
+    assert message in one_line_error(result.exit_code, result.stderr)
+
+
+def test_create_admin_twice_is_one_line(embedded: dict[str, str]) -> None:
+    args = ["users", "create-admin", "root@example.org", "--password-stdin"]
+    assert runner.invoke(app, args, env=embedded, input="a long admin passphrase").exit_code == 0
+    result = runner.invoke(app, args, env=embedded, input="a long admin passphrase")
+    assert "an account with that email exists" in one_line_error(result.exit_code, result.stderr)
+
+
+@pytest.mark.mysql
+def test_server_database_needs_a_jwt_secret(mysql_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["users", "create-admin", "root@example.org", "--password-stdin"],
+        env={"AIRLINE_DATABASE_URL": mysql_url, "AIRLINE_JWT_SECRET": ""},
+        input="a long admin passphrase",
+    )
+    assert "AIRLINE_JWT_SECRET: required" in one_line_error(result.exit_code, result.stderr)
