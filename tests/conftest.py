@@ -32,7 +32,14 @@ from airline_core.memory import (
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
-from airline_core.ports import AirplaneStore, AirportStore, CityStore, FlightStore
+from airline_core.ports import (
+    AirplaneStore,
+    AirportStore,
+    CityStore,
+    FlightStore,
+    RefreshTokenStore,
+    UserStore,
+)
 from airline_runtime.db import (
     Database,
     SQLAlchemyAirplaneStore,
@@ -42,6 +49,7 @@ from airline_runtime.db import (
     create_database,
     upgrade,
 )
+from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.settings import normalize_database_url
 
 MYSQL_SERVER_URL = os.environ.get("AIRLINE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
@@ -135,6 +143,8 @@ class Stores:
     airports: AirportStore
     airplanes: AirplaneStore
     flights: FlightStore
+    users: UserStore
+    refresh_tokens: RefreshTokenStore
     clock: FakeClock
     database: Database | None = None
 
@@ -145,8 +155,8 @@ class Stores:
             airports=self.airports,
             airplanes=self.airplanes,
             flights=self.flights,
-            users=MemoryUserStore(),
-            refresh_tokens=MemoryRefreshTokenStore(),
+            users=self.users,
+            refresh_tokens=self.refresh_tokens,
             password_hasher=FAST_HASHER,
             access_tokens=MemoryAccessTokens(self.clock),
             clock=self.clock,
@@ -160,6 +170,8 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         airports=SQLAlchemyAirportStore(database),
         airplanes=SQLAlchemyAirplaneStore(database),
         flights=SQLAlchemyFlightStore(database),
+        users=SQLAlchemyUserStore(database),
+        refresh_tokens=SQLAlchemyRefreshTokenStore(database),
         clock=FakeClock(TEST_NOW),
         database=database,
     )
@@ -179,6 +191,8 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             airports=MemoryAirportStore(catalog),
             airplanes=MemoryAirplaneStore(catalog),
             flights=MemoryFlightStore(catalog),
+            users=MemoryUserStore(),
+            refresh_tokens=MemoryRefreshTokenStore(),
             clock=FakeClock(TEST_NOW),
         )
         return
