@@ -8,9 +8,11 @@ usage mistakes exit with 2, as typer does.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import anyio
@@ -260,6 +262,13 @@ def serve(
             pass
 
     _run(check)
+    from airline_runtime.http.observability import prepare_multiprocess_metrics
+    from airline_runtime.logs import configure_logging
+
+    configure_logging(settings)
+    if workers > 1:
+        # Each worker counts in files here; a scrape of any worker adds them all up.
+        prepare_multiprocess_metrics(Path(tempfile.mkdtemp(prefix="airline-metrics-")))
     typer.echo(f"API on http://{settings.host}:{settings.port}/api/v1 ({workers} worker(s))")
     uvicorn.run(
         "airline_runtime.http.app:create_app",
@@ -271,7 +280,9 @@ def serve(
         http="auto",
         proxy_headers=False,
         server_header=False,
-        log_level="info",
+        # Our middleware writes one structured access line per request.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -287,9 +298,11 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
 
     from airline_runtime.bootstrap import bootstrap
     from airline_runtime.http import create_app
+    from airline_runtime.logs import configure_logging
     from airline_runtime.seed import seed_demo
 
     settings = _settings(host, port)
+    configure_logging(settings)
 
     async def work() -> None:
         async with bootstrap(settings, migrate=True) as runtime:
@@ -303,7 +316,8 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
                 host=settings.host,
                 port=settings.port,
                 server_header=False,
-                log_level="info",
+                log_config=None,
+                access_log=False,
             )
             await uvicorn.Server(config).serve()
 

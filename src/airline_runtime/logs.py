@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import msgspec
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
 from airline_runtime.settings import Settings
 
@@ -53,6 +54,26 @@ def _dumps(event: dict[str, Any], **_ignored: Any) -> str:
     return _ENCODER.encode(event).decode()
 
 
+class _UtcTimestamp:
+    """Adds ``timestamp``: ISO 8601 in UTC with microseconds (``2026-05-01T09:30:00.123456Z``),
+    as ``TimeStamper(fmt="iso", utc=True)`` writes it but several times faster: the date and time
+    of day are formatted once per second, not on every line."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[int, str] = (-1, "")
+
+    def __call__(self, logger: Any, method_name: str, event: EventDict) -> EventDict:
+        now = time.time()
+        second = int(now)
+        cached_second, prefix = self._cached
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            # One tuple, so a thread never pairs one second with another's text.
+            self._cached = (second, prefix)
+        event["timestamp"] = f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
+        return event
+
+
 def _renderer(log_format: str, stream: TextIO) -> tuple[list[Processor], Processor]:
     """The processors that prepare an event for rendering, and the renderer itself."""
     if log_format == "console":
@@ -78,7 +99,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _UtcTimestamp(),
     ]
 
     structlog.configure(

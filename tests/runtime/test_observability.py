@@ -18,6 +18,7 @@ import pytest
 import structlog
 from litestar import Litestar, get
 from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import values
@@ -48,7 +49,7 @@ class FakeAuthentication(ASGIMiddleware):
 
 
 @get("/items/{item_id:int}")
-async def item(item_id: int) -> dict[str, int]:
+async def item(item_id: FromPath[int]) -> dict[str, int]:
     logging.getLogger("airline_runtime.test").warning("looked at item %d", item_id)
     return {"id": item_id}
 
@@ -108,10 +109,10 @@ async def test_a_sane_request_id_is_echoed(client: AsyncTestClient[Litestar]) ->
 
 
 @pytest.mark.parametrize(
-    "insane", ["x" * 129, "has space", 'quote"d', "semi;colon", "", "é".encode().decode("latin-1")]
+    "insane", ["x" * 129, "has space", 'quote"d', "semi;colon", "", "é".encode()]
 )
 async def test_an_insane_request_id_is_replaced(
-    client: AsyncTestClient[Litestar], insane: str
+    client: AsyncTestClient[Litestar], insane: str | bytes
 ) -> None:
     response = await client.get("/items/1", headers={"X-Request-ID": insane})
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
@@ -254,7 +255,8 @@ async def test_metrics_count_by_route_template(client: AsyncTestClient[Litestar]
     assert 'airline_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert 'airline_http_requests_total{method="OTHER",route="unmatched",status="405"}' in text
     assert 'airline_http_errors_total{method="GET",route="/boom"} 1.0' in text
-    assert 'airline_http_errors_total{method="GET",route="/items/{item_id}"}' not in text
+    # Present at zero once a route is seen, so an error ratio has no gaps.
+    assert 'airline_http_errors_total{method="GET",route="/items/{item_id}"} 0.0' in text
     assert (
         'airline_http_request_duration_seconds_bucket{le="0.005",method="GET",'
         'route="/items/{item_id}"}' in text

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp
 
 from airline_core import Airline, __version__
 from airline_runtime.bootstrap import Runtime, bootstrap
@@ -27,11 +28,18 @@ from airline_runtime.http.catalog import (
     CityController,
     FlightController,
 )
+from airline_runtime.http.hardening import SecurityHeadersMiddleware, cors_config
 from airline_runtime.http.health import HealthController
+from airline_runtime.http.observability import (
+    HttpMetrics,
+    RequestContextMiddleware,
+    metrics_handler,
+)
 from airline_runtime.http.problems import exception_handlers
+from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "gateway"]
 
 _ASSETS = "/schema/assets"
 
@@ -85,7 +93,11 @@ def create_app(
 
     if runtime is None and settings is None:
         settings = Settings.from_env()
-    max_body = (runtime.settings if runtime else settings or Settings()).max_body_bytes
+    effective = runtime.settings if runtime else settings or Settings()
+    if runtime is None:
+        # The uvicorn factory path: once in each worker process.
+        configure_logging(effective)
+    metrics = HttpMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -98,7 +110,7 @@ def create_app(
             app.state.runtime = opened
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             CityController,
             AirportController,
@@ -107,6 +119,7 @@ def create_app(
             AuthController,
             UserController,
             HealthController,
+            metrics_handler(metrics),
             create_static_files_router(
                 path=_ASSETS,
                 directories=[swagger_ui_bundle.swagger_ui_path],
@@ -115,10 +128,28 @@ def create_app(
             ),
         ],
         dependencies={"airline": Provide(_airline, sync_to_thread=False)},
-        middleware=[AuthenticationMiddleware],
         exception_handlers=exception_handlers,
         openapi_config=_openapi(),
+        cors_config=cors_config(effective),
         lifespan=[lifespan],
-        request_max_body_size=max_body,
+        request_max_body_size=effective.max_body_bytes,
+        # Our own logging (airline_runtime.logs); Litestar's default would reconfigure the root.
+        logging_config=None,
         debug=False,
+    )
+    app.asgi_handler = gateway(app.asgi_handler, metrics)
+    return app
+
+
+def gateway(handler: ASGIApp, metrics: HttpMetrics | None = None) -> ASGIApp:
+    """Wrap an ASGI handler in the gateway stack, outermost first:
+
+    request id, access log and metrics -> security headers -> authentication -> the handler.
+
+    It wraps Litestar's whole handler, not ``Litestar(middleware=...)``, because Litestar runs
+    that list only for matched routes: 404s, 405s and CORS preflights must get a request id,
+    security headers and a log line too.
+    """
+    return RequestContextMiddleware(
+        SecurityHeadersMiddleware(AuthenticationMiddleware(handler)), metrics=metrics
     )

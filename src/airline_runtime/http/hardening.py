@@ -1,0 +1,203 @@
+"""Browser-facing protections: security headers on every answer, and CORS from the settings.
+
+The API answers JSON to programs, so its pages may embed, run and load nothing:
+``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'``. The one HTML the
+service serves is the Swagger UI under ``/schema``. Its scripts and stylesheet come from
+``/schema/assets`` (``'self'``), but Litestar renders one inline script (which embeds the whole
+OpenAPI document, so it changes with every API change) and one inline style. Rather than allow
+every inline script, :class:`SecurityHeadersMiddleware` reads that page as it goes out and
+allows exactly its inline blocks by SHA-256 hash; the page is small and rarely fetched.
+
+Like the request middleware, this one wraps Litestar's whole ASGI handler, so 404s, 405s and
+CORS preflights get the headers too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final, Literal
+
+from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseStartEvent,
+    Message,
+    Method,
+    Receive,
+    Scope,
+    Send,
+)
+
+from airline_runtime.settings import Settings
+
+__all__ = [
+    "API_CONTENT_SECURITY_POLICY",
+    "NO_STORE_PATHS",
+    "NO_STORE_PREFIXES",
+    "SecurityHeadersMiddleware",
+    "cors_config",
+    "docs_content_security_policy",
+]
+
+API_CONTENT_SECURITY_POLICY: Final = "default-src 'none'; frame-ancestors 'none'"
+#: Answers that carry tokens or personal data must not be kept by browsers or shared caches.
+NO_STORE_PREFIXES: Final = ("/api/v1/auth/", "/api/v1/me/")
+NO_STORE_PATHS: Final = frozenset({"/api/v1/me"})
+
+_Header = tuple[bytes, bytes]
+_COMMON: Final[tuple[_Header, ...]] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    # Nothing here needs a powerful feature; deny the ones a hijacked page would want.
+    (b"permissions-policy", b"camera=(), geolocation=(), microphone=(), payment=(), usb=()"),
+)
+_API_CSP: Final = (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode())
+_NO_STORE: Final = (b"cache-control", b"no-store")
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+_INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style\s*>", re.S | re.I)
+
+
+def _sources(blocks: Iterable[bytes]) -> str:
+    hashes = sorted(
+        {
+            f"'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
+            for block in blocks
+        }
+    )
+    return " ".join(["'self'", *hashes])
+
+
+def docs_content_security_policy(page: bytes) -> str:
+    """The policy for an HTML page of the API docs: its own scripts, stylesheets and images
+    (``data:`` ones are icons inside swagger-ui.css), its inline blocks by hash, and requests to
+    this origin only (the OpenAPI document and "Try it out")."""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {_sources(_INLINE_SCRIPT.findall(page))}",
+            f"style-src {_sources(_INLINE_STYLE.findall(page))}",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def _merged(headers: Iterable[_Header], extra: Sequence[_Header]) -> list[_Header]:
+    """``headers`` plus those of ``extra`` the app did not set itself (a route that sets its
+    own Cache-Control, say, keeps it)."""
+    headers = list(headers)
+    present = {name.lower() for name, _ in headers}
+    headers.extend(header for header in extra if header[0] not in present)
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers to every HTTP answer (pure ASGI, one ``send`` wrapper).
+
+    :param docs_prefix: where the API docs live; their HTML pages get
+        :func:`docs_content_security_policy` instead of the API's policy.
+    """
+
+    def __init__(self, app: ASGIApp, *, docs_prefix: str = "/schema") -> None:
+        self.app = app
+        self.docs_prefix = docs_prefix
+        self._api = (*_COMMON, _API_CSP)
+        self._private = (*_COMMON, _API_CSP, _NO_STORE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(self.docs_prefix):
+            await self.app(scope, receive, self._docs_sender(send))
+            return
+        extra = (
+            self._private
+            if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES)
+            else self._api
+        )
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _merged(message.get("headers", ()), extra)
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+    def _docs_sender(self, send: Send) -> Send:
+        """A ``send`` that holds back an HTML answer until its body is complete, to hash its
+        inline blocks into the policy; any other answer under the docs prefix (assets, the
+        OpenAPI document) goes out at once with the API's headers."""
+        held: HTTPResponseStartEvent | None = None
+        body: list[bytes] = []
+
+        async def send_docs(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                if content_type.startswith(b"text/html"):
+                    message["headers"] = headers
+                    held = message
+                    return
+                message["headers"] = _merged(headers, self._api)
+            elif held is not None and message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                page = b"".join(body)
+                policy = docs_content_security_policy(page).encode()
+                held["headers"] = _merged(
+                    held["headers"], (*_COMMON, (b"content-security-policy", policy))
+                )
+                await send(held)
+                held = None
+                message = {"type": "http.response.body", "body": page, "more_body": False}
+            await send(message)
+
+        return send_docs
+
+
+_CORS_METHODS: Final[tuple[Method, ...]] = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
+_CORS_REQUEST_HEADERS: Final = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
+# Both the IETF draft's current single fields and the older per-value ones, whichever the rate
+# limiter sends.
+_CORS_EXPOSED_HEADERS: Final = [
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Cross-origin access for the browser apps named in ``AIRLINE_CORS_ORIGINS``; none when it
+    is empty (the default: a browser on another origin can then not read answers at all).
+
+    Credentials (cookies) are not allowed: the API authenticates with a bearer header, so a
+    cross-origin page must hold the token itself and cannot ride on a user's cookies.
+    """
+    if not settings.cors_origins:
+        return None
+    methods: list[Literal["*"] | Method] = [*_CORS_METHODS]
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=methods,
+        allow_headers=list(_CORS_REQUEST_HEADERS),
+        expose_headers=list(_CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=600,
+    )
