@@ -36,6 +36,7 @@ from airline_runtime.http.observability import (
     metrics_handler,
 )
 from airline_runtime.http.problems import exception_handlers
+from airline_runtime.http.ratelimit import RateLimiter, rate_limit_middleware
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
@@ -98,17 +99,20 @@ def create_app(
         # The uvicorn factory path: once in each worker process.
         configure_logging(effective)
     metrics = HttpMetrics()
+    limiter = RateLimiter(effective)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if runtime is not None:
-            app.state.runtime = runtime
-            yield
-            return
-        assert settings is not None  # noqa: S101 - set above whenever runtime is None
-        async with bootstrap(settings, migrate=migrate) as opened:
-            app.state.runtime = opened
-            yield
+        async with limiter:
+            app.state.limiter = limiter
+            if runtime is not None:
+                app.state.runtime = runtime
+                yield
+                return
+            assert settings is not None  # noqa: S101 - set above whenever runtime is None
+            async with bootstrap(settings, migrate=migrate) as opened:
+                app.state.runtime = opened
+                yield
 
     app = Litestar(
         route_handlers=[
@@ -128,6 +132,9 @@ def create_app(
             ),
         ],
         dependencies={"airline": Provide(_airline, sync_to_thread=False)},
+        # Inside routing and CORS, after authentication (gateway() below): it keys by user, and
+        # a 429 still carries the CORS headers a browser needs to read Retry-After.
+        middleware=[rate_limit_middleware(limiter)],
         exception_handlers=exception_handlers,
         openapi_config=_openapi(),
         cors_config=cors_config(effective),
@@ -144,7 +151,8 @@ def create_app(
 def gateway(handler: ASGIApp, metrics: HttpMetrics | None = None) -> ASGIApp:
     """Wrap an ASGI handler in the gateway stack, outermost first:
 
-    request id, access log and metrics -> security headers -> authentication -> the handler.
+    request id, access log and metrics -> security headers -> authentication -> the handler
+    (whose route middleware then applies the rate limits).
 
     It wraps Litestar's whole handler, not ``Litestar(middleware=...)``, because Litestar runs
     that list only for matched routes: 404s, 405s and CORS preflights must get a request id,

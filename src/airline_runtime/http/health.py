@@ -8,6 +8,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 
 from airline_runtime.bootstrap import Runtime
+from airline_runtime.http.ratelimit import RateLimiter
 
 __all__ = ["HealthController"]
 
@@ -28,4 +29,7 @@ class HealthController(Controller):
     async def ready(self, state: State) -> Response[dict[str, Any]]:
         runtime: Runtime = state.runtime
         checks = await runtime.check_ready()
+        limiter: RateLimiter | None = state.get("limiter")
+        if limiter is not None and (redis := await limiter.ready()) is not None:
+            checks["redis"] = redis
         return Response({"status": "ready", "checks": checks})

@@ -1,0 +1,492 @@
+"""Rate limits for the HTTP API: per user when signed in, per client IP otherwise.
+
+Requests fall into three route groups, each with its own limit from
+:class:`~airline_runtime.settings.RateLimits`:
+
+- ``auth``: ``POST /api/v1/auth/...`` (register, token, refresh), always counted per client IP,
+  signed in or not: these are the brute-force targets, and a stolen token must not buy an
+  attacker a fresh budget of password guesses;
+- ``read``: ``GET`` and ``HEAD``;
+- ``write``: every other method.
+
+``/health/...``, ``/metrics`` and ``/schema...`` are never limited: probes and scrapers must see
+the service as it is, and the docs cost nothing.
+
+Why not Litestar's own ``RateLimitMiddleware``: it keeps its counts in the process, so
+``airline serve --workers 4`` behind a load balancer would let a client through four times over.
+Here the counters live in a :mod:`limits` storage: memory on the embedded default (one process,
+nothing to set up), Redis when ``AIRLINE_REDIS_URL`` is set, where every worker on every host
+increments the same counter with one atomic Lua script.
+
+Behind a reverse proxy every request seems to come from the proxy; :func:`client_address` finds
+the real client in ``X-Forwarded-For``, but only when the peer is one of
+``AIRLINE_TRUSTED_PROXIES``, since anyone can send that header.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Literal, Self
+
+import msgspec
+from attrs import frozen
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+from airline_core.errors import Unavailable
+from airline_core.identity.model import Principal
+from airline_runtime.http.problems import PROBLEM_JSON
+from airline_runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
+
+__all__ = [
+    "EXEMPT_PATHS",
+    "RateLimitDecision",
+    "RateLimitMiddleware",
+    "RateLimiter",
+    "RouteGroup",
+    "client_address",
+    "rate_limit_middleware",
+    "route_group",
+]
+
+RouteGroup = Literal["auth", "read", "write"]
+
+#: Paths never limited (exact, or followed by ``/``): probes, the scraper, the API docs.
+EXEMPT_PATHS: Final = ("/health", "/metrics", "/schema")
+_EXEMPT_PREFIXES: Final = tuple(f"{path}/" for path in EXEMPT_PATHS)
+_AUTH_PREFIX: Final = "/api/v1/auth/"
+_READ_METHODS: Final = frozenset({"GET", "HEAD"})
+_PROBLEM_TYPE: Final = "urn:airline:problem:rate-limited"
+
+# How long to stop asking an unreachable store before trying again: during an outage each request
+# would otherwise wait for a connect timeout first.
+_STORE_PAUSE_SECONDS: Final = 1.0
+# Redis answers in well under a millisecond on a healthy network; waiting longer only delays
+# requests that fail open anyway.
+_REDIS_TIMEOUT_SECONDS: Final = 0.5
+
+logger = logging.getLogger("airline_runtime.http.ratelimit")
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Header = tuple[bytes, bytes]
+
+
+# -- client address ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
+    """Parse the trusted proxies once (settings already checked each one)."""
+    return tuple(ipaddress.ip_network(proxy.strip(), strict=False) for proxy in proxies)
+
+
+def _parse_address(text: str) -> _Address | None:
+    """An address as proxies write it (``1.2.3.4``, ``1.2.3.4:5678``, ``2001:db8::1``,
+    ``[2001:db8::1]:443``), IPv4-mapped IPv6 unwrapped; ``None`` for anything else."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not (port[0] == ":" and port[1:].isdigit())):
+            return None
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
+    else:
+        host = text
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: _Address, networks: tuple[_Network, ...]) -> bool:
+    return any(address in network for network in networks)
+
+
+def _forwarded_for(headers: Iterable[_Header]) -> list[str]:
+    """Every ``X-Forwarded-For`` hop, left to right; repeated headers join in order, as
+    RFC 9110 says repeated list headers do."""
+    values = [value.decode("latin-1") for name, value in headers if name == b"x-forwarded-for"]
+    return ",".join(values).split(",") if values else []
+
+
+def _client_address(scope: HTTPScope | Scope, networks: tuple[_Network, ...]) -> str:
+    client = scope.get("client")
+    if not client:
+        # No peer at all (a Unix socket, say): every such request shares one budget.
+        return "unknown"
+    peer = _parse_address(client[0])
+    if peer is None:
+        return client[0]
+    if not networks or not _is_trusted(peer, networks):
+        return str(peer)
+    # Each trusted proxy appends the address it got the request from, so the rightmost hop that
+    # is not one of ours is the client; anything left of it was written by the client itself.
+    last_trusted = peer
+    for hop_text in reversed(_forwarded_for(scope["headers"])):
+        hop = _parse_address(hop_text)
+        if hop is None:
+            break
+        if not _is_trusted(hop, networks):
+            return str(hop)
+        last_trusted = hop
+    return str(last_trusted)
+
+
+def client_address(scope: HTTPScope | Scope, trusted_proxies: Sequence[str]) -> str:
+    """The address of the client that sent a request, in canonical form.
+
+    The peer (``scope["client"]``) is the answer unless it lies in one of ``trusted_proxies``
+    (addresses or networks, IPv4 or IPv6). Only then is ``X-Forwarded-For`` read, from the
+    right: trusted hops are skipped and the first untrusted one is the client. A malformed hop
+    ends the walk at the last trusted one, so garbage cannot pick the key a client counts
+    under. When the peer is not trusted the header is ignored whatever it says.
+
+    Only ``X-Forwarded-For`` is read, not RFC 7239 ``Forwarded``: a proxy that writes one of them
+    usually passes the other through untouched, so reading both would let a client forge
+    whichever the proxy leaves alone, and without a setting naming the proxy's header the safe
+    choice is the one nginx, HAProxy and the common ingresses write by default.
+    """
+    return _client_address(scope, _trusted_networks(tuple(trusted_proxies)))
+
+
+# -- groups, decisions ------------------------------------------------------------------------
+
+
+def route_group(method: str, path: str) -> RouteGroup | None:
+    """The group whose limit a request counts against, or ``None`` for an exempt path."""
+    if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
+        return None
+    if method == "POST" and path.startswith(_AUTH_PREFIX):
+        return "auth"
+    return "read" if method in _READ_METHODS else "write"
+
+
+@frozen
+class RateLimitDecision:
+    """What one request's count found: allowed or not, under which limit, and what is left.
+
+    With several limits for a group (``10/minute;100/hour``) it describes the binding one: the
+    exceeded limit that frees up last, else the one with the fewest requests left.
+    """
+
+    allowed: bool
+    limit: RateLimitItem
+    remaining: int
+    #: Whole seconds until the window resets, at least 1 (a ``Retry-After`` of 0 invites a spin).
+    reset_after: int
+
+    def headers(self) -> list[_Header]:
+        """``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds)."""
+        return [
+            (b"ratelimit-limit", str(self.limit.amount).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset_after).encode()),
+        ]
+
+    @property
+    def detail(self) -> str:
+        return f"too many requests: {self.limit}; retry in {self.reset_after} s"
+
+
+def _binding(first: RateLimitDecision, second: RateLimitDecision) -> RateLimitDecision:
+    if first.allowed != second.allowed:
+        return second if first.allowed else first
+    if not first.allowed:
+        return first if first.reset_after >= second.reset_after else second
+    return first if first.remaining <= second.remaining else second
+
+
+class _CountingFixedWindow(FixedWindowRateLimiter):
+    """The fixed window strategy, answering the count rather than a bare yes or no.
+
+    ``hit()`` is ``storage.incr(key) <= amount``; the count itself gives ``RateLimit-Remaining``
+    without the extra read ``get_window_stats()`` would cost.
+    """
+
+    async def count(self, item: RateLimitItem, *identifiers: str) -> int:
+        return await self.storage.incr(item.key_for(*identifiers), item.get_expiry())
+
+
+def _limits_uri(redis_url: str) -> str:
+    """``redis://``, ``rediss://`` and ``unix://`` as :class:`limits` names them."""
+    if redis_url.startswith("unix://"):
+        return "async+redis+" + redis_url
+    return "async+" + redis_url
+
+
+# -- the limiter ------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Counts requests per route group and key in a shared store; opened by the app's lifespan.
+
+    Strategy: **fixed window** (:class:`limits.aio.strategies.FixedWindowRateLimiter`). On Redis a
+    count is one Lua script (``INCRBY``, and ``EXPIRE`` on the first hit) run atomically by the
+    server, so however many workers and hosts share it, exactly ``limit`` requests pass per
+    window; a counter is one small key. The sliding window counter smooths the boundary but
+    estimates from the previous window, so the number allowed is not exact; the moving window
+    is exact but keeps one timestamp per request (600 a minute per reader by default). The
+    price of the fixed window is a burst of up to twice the limit across a window boundary,
+    fair enough for abuse protection. Windows start at a key's first hit, not on the clock, so
+    clients do not all reset at once.
+
+    Store failures **fail open**: when Redis cannot be reached the request goes through
+    unlimited, a warning is logged once per outage (and a line when it is back), and the store
+    is left alone for a second before it is tried again, so an outage costs neither
+    availability nor a timeout on every request. Rate limiting protects the service; a limiter
+    that takes the API down with Redis would cause the outage it is there to prevent.
+
+    The memory store (no ``AIRLINE_REDIS_URL``) counts per process: right for the embedded
+    default, while ``--workers N`` on it gives each worker its own budget.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit
+        self._redis_url = settings.redis_url
+        self._redis_prefix = settings.redis_prefix
+        self._limits: dict[RouteGroup, tuple[RateLimitItem, ...]] = {
+            "auth": tuple(parse_many(settings.rate_limits.auth)),
+            "read": tuple(parse_many(settings.rate_limits.read)),
+            "write": tuple(parse_many(settings.rate_limits.write)),
+        }
+        self._networks = _trusted_networks(tuple(settings.trusted_proxies))
+        self._storage: Storage | None = None
+        self._strategy: _CountingFixedWindow | None = None
+        self._pool: ConnectionPool | None = None
+        self._store_failing = False
+        self._paused_until = 0.0
+
+    @property
+    def store(self) -> Literal["memory", "redis"]:
+        return "redis" if self._redis_url else "memory"
+
+    async def open(self) -> None:
+        """Make the store. Nothing connects yet: an unreachable Redis is logged, not raised,
+        so the API starts (and fails open) without it."""
+        if self._strategy is not None or not self.enabled:
+            return
+        storage: Storage = self._open_redis() if self._redis_url else MemoryStorage()
+        self._storage = storage
+        self._strategy = _CountingFixedWindow(storage)
+        if self._redis_url and not await storage.check():
+            logger.warning(
+                "rate-limit store %s unreachable at start-up; requests go through unlimited "
+                "until it answers",
+                self._redis_url.rpartition("@")[2],
+            )
+
+    def _open_redis(self) -> RedisStorage:
+        from redis.asyncio import ConnectionPool
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # Our own pool: short timeouts and a single immediate retry (a pooled connection may be
+        # stale after a Redis restart), where the client's default retries with backoff for
+        # seconds; and the lifespan can close it.
+        self._pool = ConnectionPool.from_url(
+            self._redis_url,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 1),
+        )
+        return RedisStorage(
+            _limits_uri(self._redis_url),
+            implementation="redispy",
+            key_prefix=self._redis_prefix,
+            wrap_exceptions=True,
+            # limits hands the options to redis.asyncio.Redis as they are; its hint names
+            # only scalars.
+            connection_pool=self._pool,  # type: ignore[arg-type]
+        )
+
+    async def close(self) -> None:
+        storage, pool = self._storage, self._pool
+        self._storage = self._strategy = self._pool = None
+        if isinstance(storage, MemoryStorage) and storage.timer is not None:
+            storage.timer.cancel()  # its expiry sweep would outlive the event loop
+        if pool is not None:
+            await pool.aclose()
+
+    async def ready(self) -> str | None:
+        """For readiness probes: ``None`` on the memory store (nothing to reach), else whether
+        Redis answers (``"ok"``).
+
+        :raises Unavailable: Redis does not answer.
+        """
+        if self.store == "memory" or not self.enabled:
+            return None
+        if self._storage is None or not await self._storage.check():
+            raise Unavailable("redis unreachable")
+        return "ok"
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def key_for(self, scope: HTTPScope, group: RouteGroup) -> str:
+        """``user:<id>`` for a signed-in request, else ``ip:<client address>``; always the
+        address for the ``auth`` group."""
+        user = scope.get("user")
+        if group != "auth" and isinstance(user, Principal):
+            return f"user:{user.user_id}"
+        return f"ip:{_client_address(scope, self._networks)}"
+
+    async def hit(self, scope: HTTPScope) -> RateLimitDecision | None:
+        """Count one request. ``None`` when it is not limited: limits off, an exempt path, or
+        the store unreachable (fail open).
+
+        :raises RuntimeError: the limiter was not opened.
+        """
+        if not self.enabled:
+            return None
+        group = route_group(scope["method"], scope["path"])
+        if group is None:
+            return None
+        strategy = self._strategy
+        if strategy is None:
+            raise RuntimeError("RateLimiter.open() was not called (the app's lifespan does it)")
+        if self._paused_until and time.monotonic() < self._paused_until:
+            return None
+        try:
+            decision = await self._count(strategy, group, self.key_for(scope, group))
+        except (StorageError, OSError) as error:
+            self._store_failed(error)
+            return None
+        if self._store_failing:
+            self._store_failing = False
+            self._paused_until = 0.0
+            logger.warning("rate-limit store reachable again; limits apply")
+        return decision
+
+    async def _count(
+        self, strategy: _CountingFixedWindow, group: RouteGroup, key: str
+    ) -> RateLimitDecision:
+        binding: RateLimitDecision | None = None
+        for item in self._limits[group]:
+            count = await strategy.count(item, group, key)
+            if count == 1:
+                seconds_left: float = item.get_expiry()  # this hit opened the window
+            else:
+                reset_at = await strategy.storage.get_expiry(item.key_for(group, key))
+                seconds_left = reset_at - time.time()
+            decision = RateLimitDecision(
+                allowed=count <= item.amount,
+                limit=item,
+                remaining=max(0, item.amount - count),
+                reset_after=max(1, math.ceil(seconds_left)),
+            )
+            binding = decision if binding is None else _binding(binding, decision)
+        assert binding is not None  # noqa: S101 - parse_many never returns an empty list
+        return binding
+
+    def _store_failed(self, error: Exception) -> None:
+        self._paused_until = time.monotonic() + _STORE_PAUSE_SECONDS
+        if not self._store_failing:
+            self._store_failing = True
+            logger.warning(
+                "rate-limit store failed (%s: %s); requests go through unlimited until it answers",
+                type(error).__name__,
+                error,
+            )
+
+
+# -- the middleware ---------------------------------------------------------------------------
+
+
+class RateLimitMiddleware:
+    """Pure ASGI: one count per request, headers added to the answer's start message, and a 429
+    problem answered here without reaching the app. No Litestar ``Request`` on the hot path.
+
+    Place it after the authentication middleware, which leaves the principal in
+    ``scope["user"]``.
+    """
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.limiter.hit(scope)
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        if not decision.allowed:
+            await _refuse(scope, send, decision)
+            return
+        extra = decision.headers()
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+async def _refuse(scope: HTTPScope, send: Send, decision: RateLimitDecision) -> None:
+    body = msgspec.json.encode(
+        {
+            "type": _PROBLEM_TYPE,
+            "title": "Too many requests",
+            "status": 429,
+            "detail": decision.detail,
+            "instance": scope["path"],
+        }
+    )
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(decision.reset_after).encode()),
+        *decision.headers(),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send(
+        {
+            "type": "http.response.body",
+            "body": b"" if scope["method"] == "HEAD" else body,
+            "more_body": False,
+        }
+    )
+
+
+def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
+    """For ``Litestar(middleware=[..., rate_limit_middleware(limiter)])``.
+
+    With limits off (``AIRLINE_RATE_LIMIT=off``) it returns the app itself: not even a wrapper
+    on the path. Litestar calls it as ``factory(app=...)``, hence the parameter's name.
+    """
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        return RateLimitMiddleware(app, limiter) if limiter.enabled else app
+
+    return wrap

@@ -1,0 +1,455 @@
+"""Rate limits: the client address behind proxies, route groups and keys, the 429 answer, the
+memory and Redis stores, and one limit shared by several ``airline serve`` workers.
+
+Tests marked ``redis`` use ``AIRLINE_TEST_REDIS_URL`` (default 127.0.0.1:6379, db 0), each under
+a prefix of its own that is deleted afterwards. They fail, never skip, without a server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+import redis
+from litestar import Litestar, get, head, post
+from litestar.testing import AsyncTestClient
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from airline_core.identity.model import Principal, Role
+from airline_runtime.http.ratelimit import (
+    RateLimiter,
+    RateLimitMiddleware,
+    client_address,
+    rate_limit_middleware,
+    route_group,
+)
+from airline_runtime.settings import RateLimits, Settings
+
+REDIS_URL = os.environ.get("AIRLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+LIMITS = RateLimits(auth="2/minute", read="5/minute", write="3/minute")
+
+
+# -- client_address ---------------------------------------------------------------------------
+
+
+def scope_from(peer: str | None, *forwarded: str) -> Any:
+    return {
+        "type": "http",
+        "client": None if peer is None else (peer, 40000),
+        "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded],
+    }
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        # No trusted proxies: the header is never read.
+        ("203.0.113.9", ["1.2.3.4"], [], "203.0.113.9"),
+        # An untrusted peer cannot pick its key by spoofing the header.
+        ("203.0.113.9", ["1.2.3.4"], ["10.0.0.0/8"], "203.0.113.9"),
+        # A trusted proxy: its hop is the client.
+        ("10.0.0.2", ["198.51.100.7"], ["10.0.0.0/8"], "198.51.100.7"),
+        # A chain of trusted proxies; what the client wrote on the left is ignored.
+        ("10.0.0.2", ["6.6.6.6, 198.51.100.7, 10.0.0.5"], ["10.0.0.0/8"], "198.51.100.7"),
+        # Repeated headers count as one list, in order.
+        ("10.0.0.2", ["6.6.6.6, 198.51.100.7", "10.0.0.5"], ["10.0.0.0/8"], "198.51.100.7"),
+        # Every hop trusted: the leftmost one.
+        ("10.0.0.2", ["10.0.0.9"], ["10.0.0.0/8"], "10.0.0.9"),
+        # A trusted peer that sent no header.
+        ("10.0.0.2", [], ["10.0.0.0/8"], "10.0.0.2"),
+        # A single trusted address rather than a network.
+        ("192.168.1.10", ["198.51.100.7"], ["192.168.1.10"], "198.51.100.7"),
+        ("192.168.1.11", ["198.51.100.7"], ["192.168.1.10"], "192.168.1.11"),
+        # Hops with ports.
+        ("10.0.0.2", ["198.51.100.7:5555"], ["10.0.0.0/8"], "198.51.100.7"),
+        ("10.0.0.2", ["[2001:db8::7]:443"], ["10.0.0.0/8"], "2001:db8::7"),
+        # IPv6 peers, networks and hops, in canonical form.
+        ("2001:db8::1", ["2A00:1450:0:0::1, 2001:db8::2"], ["2001:db8::/32"], "2a00:1450::1"),
+        ("2001:db9::1", ["2a00:1450::1"], ["2001:db8::/32"], "2001:db9::1"),
+        # An IPv4-mapped peer is its IPv4 address.
+        ("::ffff:10.0.0.2", ["198.51.100.7"], ["10.0.0.0/8"], "198.51.100.7"),
+        # Garbage ends the walk at the last trusted hop.
+        ("10.0.0.2", ["198.51.100.7, not-an-ip, 10.0.0.5"], ["10.0.0.0/8"], "10.0.0.5"),
+        ("10.0.0.2", ["198.51.100.7,,"], ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", ["unknown"], ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", ["[2001:db8::7"], ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", ["198.51.100.7:http"], ["10.0.0.0/8"], "10.0.0.2"),
+        # A peer that is no address at all is kept as it is.
+        ("testclient", ["1.2.3.4"], ["10.0.0.0/8"], "testclient"),
+    ],
+)
+def test_client_address(peer: str, forwarded: list[str], trusted: list[str], expected: str) -> None:
+    assert client_address(scope_from(peer, *forwarded), trusted) == expected
+
+
+def test_client_address_without_a_peer() -> None:
+    assert client_address(scope_from(None, "1.2.3.4"), ["0.0.0.0/0"]) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "group"),
+    [
+        ("POST", "/api/v1/auth/token", "auth"),
+        ("POST", "/api/v1/auth/register", "auth"),
+        ("GET", "/api/v1/auth/whatever", "read"),
+        ("GET", "/api/v1/cities", "read"),
+        ("HEAD", "/api/v1/cities", "read"),
+        ("POST", "/api/v1/cities", "write"),
+        ("DELETE", "/api/v1/cities/1", "write"),
+        ("GET", "/health/live", None),
+        ("GET", "/metrics", None),
+        ("GET", "/schema", None),
+        ("GET", "/schema/swagger", None),
+        ("GET", "/metricsx", "read"),
+    ],
+)
+def test_route_group(method: str, path: str, group: str | None) -> None:
+    assert route_group(method, path) == group
+
+
+# -- the middleware on a small app ------------------------------------------------------------
+
+
+class TestIdentity:
+    """Stands in for the authentication middleware: ``X-Test-User`` becomes the principal,
+    ``X-Test-Peer`` the peer address."""
+
+    __test__ = False
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        user = headers.get(b"x-test-user")
+        scope["user"] = Principal(user_id=user.decode(), role=Role.CUSTOMER) if user else None
+        if peer := headers.get(b"x-test-peer"):
+            scope["client"] = (peer.decode(), 40000)
+        await self.app(scope, receive, send)
+
+
+calls = {"handler": 0}
+
+
+@get("/api/v1/cities")
+async def list_cities() -> dict[str, list[str]]:
+    calls["handler"] += 1
+    return {"data": []}
+
+
+@head("/api/v1/cities")
+async def peek_cities() -> None:
+    return None
+
+
+@post("/api/v1/cities")
+async def create_city() -> dict[str, str]:
+    return {"data": "made"}
+
+
+@post("/api/v1/auth/token")
+async def login() -> dict[str, str]:
+    return {"data": "token"}
+
+
+@get("/health/live")
+async def live() -> str:
+    return "ok"
+
+
+@get("/metrics")
+async def metrics() -> str:
+    return "metrics"
+
+
+@get("/schema")
+async def schema() -> str:
+    return "schema"
+
+
+def limited_app(limiter: RateLimiter) -> Litestar:
+    return Litestar(
+        route_handlers=[list_cities, peek_cities, create_city, login, live, metrics, schema],
+        middleware=[TestIdentity, rate_limit_middleware(limiter)],
+        lifespan=[lambda _app: limiter],
+        openapi_config=None,
+        logging_config=None,  # Litestar's own would replace the handler caplog listens on
+    )
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """The small app on the memory store."""
+    limiter = RateLimiter(Settings(rate_limits=LIMITS))
+    async with AsyncTestClient(limited_app(limiter)) as test_client:
+        yield test_client
+
+
+async def assert_exact_limit(
+    client: AsyncTestClient[Litestar], limit: int, **headers: str
+) -> httpx.Response:
+    """``limit`` GETs pass with the headers counting down, the next one gets the 429."""
+    calls["handler"] = 0
+    for sent in range(1, limit + 1):
+        response = await client.get("/api/v1/cities", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["RateLimit-Limit"] == str(limit)
+        assert response.headers["RateLimit-Remaining"] == str(limit - sent)
+        assert 1 <= int(response.headers["RateLimit-Reset"]) <= 60
+    refused = await client.get("/api/v1/cities", headers=headers)
+    assert calls["handler"] == limit, "a refused request must not reach the app"
+    return refused
+
+
+def assert_refused(response: httpx.Response, limit: int) -> None:
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert response.headers["RateLimit-Limit"] == str(limit)
+    assert response.headers["RateLimit-Remaining"] == "0"
+    assert response.headers["RateLimit-Reset"] == str(retry_after)
+    body = response.json()
+    assert body == {
+        "type": "urn:airline:problem:rate-limited",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": f"too many requests: {limit} per 1 minute; retry in {retry_after} s",
+        "instance": response.request.url.path,
+    }
+
+
+async def test_exactly_the_limit_passes_then_429(client: AsyncTestClient[Litestar]) -> None:
+    assert_refused(await assert_exact_limit(client, 5), 5)
+    assert_refused(await client.get("/api/v1/cities"), 5)
+    head = await client.head("/api/v1/cities")
+    assert head.status_code == 429
+    assert head.content == b""
+
+
+async def test_read_and_write_have_separate_budgets(client: AsyncTestClient[Litestar]) -> None:
+    for _ in range(3):
+        assert (await client.post("/api/v1/cities")).status_code == 201
+    assert_refused(await client.post("/api/v1/cities"), 3)
+    assert (await client.get("/api/v1/cities")).status_code == 200
+
+
+async def test_auth_is_stricter_and_counted_per_address_even_when_signed_in(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    here = {"X-Test-Peer": "198.51.100.7"}
+    assert (await client.post("/api/v1/auth/token", headers=here)).status_code == 201
+    signed_in = {**here, "X-Test-User": "ann"}
+    assert (await client.post("/api/v1/auth/token", headers=signed_in)).status_code == 201
+    # Another user from the same address shares the address's budget.
+    other = {**here, "X-Test-User": "bob"}
+    assert_refused(await client.post("/api/v1/auth/token", headers=other), 2)
+    # Another address has its own.
+    elsewhere = await client.post("/api/v1/auth/token", headers={"X-Test-Peer": "198.51.100.8"})
+    assert elsewhere.status_code == 201
+    assert elsewhere.headers["RateLimit-Limit"] == "2"
+
+
+async def test_each_user_has_a_budget_of_their_own(client: AsyncTestClient[Litestar]) -> None:
+    assert_refused(await assert_exact_limit(client, 5, **{"X-Test-User": "ann"}), 5)
+    # Bob signs in from the same address as Ann, and anonymous requests come from it too.
+    await assert_exact_limit(client, 5, **{"X-Test-User": "bob"})
+    await assert_exact_limit(client, 5)
+
+
+async def test_exempt_paths_are_never_limited(client: AsyncTestClient[Litestar]) -> None:
+    for _ in range(20):
+        for path in ("/health/live", "/metrics", "/schema"):
+            response = await client.get(path)
+            assert response.status_code == 200
+            assert "RateLimit-Limit" not in response.headers
+    await assert_exact_limit(client, 5)
+
+
+async def test_limits_off_leaves_the_app_unwrapped() -> None:
+    limiter = RateLimiter(Settings(rate_limit=False, rate_limits=LIMITS))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError  # pragma: no cover
+
+    assert rate_limit_middleware(limiter)(app) is app
+    async with AsyncTestClient(limited_app(limiter)) as client:
+        for _ in range(10):
+            response = await client.get("/api/v1/cities")
+            assert response.status_code == 200
+            assert "RateLimit-Limit" not in response.headers
+
+
+async def test_the_tightest_of_several_limits_binds() -> None:
+    limits = RateLimits(auth="2/minute", read="3/second;4/minute", write="3/minute")
+    async with AsyncTestClient(limited_app(RateLimiter(Settings(rate_limits=limits)))) as client:
+        remaining = [(await client.get("/api/v1/cities")).headers["RateLimit-Remaining"]]
+        remaining += [(await client.get("/api/v1/cities")).headers["RateLimit-Remaining"]]
+        assert remaining == ["2", "1"]  # 3/second leaves fewer than 4/minute
+
+
+async def test_using_a_limiter_that_was_never_opened_is_a_clear_error() -> None:
+    limiter = RateLimiter(Settings())
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError  # pragma: no cover
+
+    scope: Any = {"type": "http", "method": "GET", "path": "/api/v1/cities", "headers": []}
+    with pytest.raises(RuntimeError, match="open"):
+        await RateLimitMiddleware(app, limiter)(scope, None, None)  # type: ignore[arg-type]
+
+
+async def test_an_unreachable_store_fails_open_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused at once
+    try:
+        port = closed.getsockname()[1]
+        settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0", rate_limits=LIMITS)
+        with caplog.at_level(logging.WARNING, logger="airline_runtime.http.ratelimit"):
+            async with AsyncTestClient(limited_app(RateLimiter(settings))) as client:
+                for _ in range(10):
+                    response = await client.get("/api/v1/cities")
+                    assert response.status_code == 200
+                    assert "RateLimit-Limit" not in response.headers
+    finally:
+        closed.close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("unreachable at start-up" in message for message in messages) == 1
+    assert sum("store failed" in message for message in messages) == 1, messages
+
+
+# -- Redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the test Redis; its keys are deleted afterwards."""
+    server = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        server.ping()
+    except redis.RedisError as error:
+        server.close()
+        pytest.fail(
+            f"Redis at {REDIS_URL} is required for tests marked redis: {error}"
+            ' (start it, set AIRLINE_TEST_REDIS_URL, or deselect with -m "not redis")',
+            pytrace=False,
+        )
+    prefix = f"airline-test-{uuid4().hex}"
+    try:
+        yield prefix
+    finally:
+        keys = list(server.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            server.delete(*keys)
+        server.close()
+
+
+def redis_keys(prefix: str) -> list[str]:
+    with redis.Redis.from_url(REDIS_URL) as server:
+        return sorted(key.decode() for key in server.scan_iter(match=f"{prefix}:*"))
+
+
+@pytest.mark.redis
+async def test_redis_store_allows_exactly_the_limit(redis_prefix: str) -> None:
+    settings = Settings(redis_url=REDIS_URL, redis_prefix=redis_prefix, rate_limits=LIMITS)
+    async with AsyncTestClient(limited_app(RateLimiter(settings))) as client:
+        assert_refused(await assert_exact_limit(client, 5), 5)
+    assert redis_keys(redis_prefix) == [f"{redis_prefix}:LIMITER/read/ip:testclient/5/1/minute"]
+
+
+@pytest.mark.redis
+async def test_apps_sharing_redis_share_the_limit(redis_prefix: str) -> None:
+    """Two limiters, as in two processes or hosts, count against one budget."""
+    settings = Settings(redis_url=REDIS_URL, redis_prefix=redis_prefix, rate_limits=LIMITS)
+    async with (
+        AsyncTestClient(limited_app(RateLimiter(settings))) as first,
+        AsyncTestClient(limited_app(RateLimiter(settings))) as second,
+    ):
+        statuses = [
+            (await (first, second)[n % 2].get("/api/v1/cities")).status_code for n in range(12)
+        ]
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 7
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.redis
+def test_one_limit_across_several_workers(tmp_path: Path, redis_prefix: str) -> None:
+    """The acceptance test: ``airline serve --workers 2`` on Redis lets exactly the limit
+    through, whichever worker answers (each request on a fresh connection)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRLINE_DATA_DIR": str(tmp_path / "data"),
+        "AIRLINE_REDIS_URL": REDIS_URL,
+        "AIRLINE_REDIS_PREFIX": redis_prefix,
+        "AIRLINE_RATE_LIMIT": "on",
+        "AIRLINE_RATE_LIMIT_READ": "20/minute",
+    }
+    env.pop("AIRLINE_DATABASE_URL", None)
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airline_runtime",
+                "serve",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert child.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"serve --workers 2 did not become ready in 60 s:\n{log.read_text()}")
+        responses = [httpx.get(f"{base}/api/v1/cities", timeout=10) for _ in range(60)]
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == 20, statuses
+    assert statuses.count(429) == 40, statuses
+    # One shared atomic counter: each allowed answer saw a different count.
+    allowed = [r.headers["RateLimit-Remaining"] for r in responses if r.status_code == 200]
+    assert sorted(allowed, key=int) == [str(n) for n in range(20)]
+    for response in responses:
+        if response.status_code == 429:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert re.fullmatch(
+                r"too many requests: 20 per 1 minute; retry in \d+ s", response.json()["detail"]
+            )
+    # Both workers started (their start-up lines), and the counter lives in Redis.
+    assert log.read_text().count("Application startup complete") == 2
+    assert any("/read/ip:127.0.0.1/20/1/minute" in key for key in redis_keys(redis_prefix))
