@@ -522,3 +522,27 @@ async def test_openapi_and_offline_docs(client: Client) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert f"/schema/assets/{asset}" in page.text
         assert (await client.get(f"/schema/assets/{asset}")).status_code == 200
+
+
+async def test_every_answer_carries_a_request_id_and_security_headers(client: Client) -> None:
+    for response in (
+        await client.get(f"{API}/cities"),
+        await client.get(f"{API}/nowhere"),
+        await client.post(f"{API}/cities", json={"code": "x"}),
+        await client.get(f"{API}/cities", headers={"X-Request-ID": "trace-42"}),
+    ):
+        assert response.headers["x-request-id"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-request-id"] == "trace-42"
+    listed = await client.get(f"{API}/cities")
+    assert listed.headers["ratelimit-limit"] == "600"
+
+
+async def test_metrics_count_requests_by_route(client: Client) -> None:
+    await client.get(f"{API}/cities")
+    await client.get(f"{API}/cities/01JDX0000000000000000000AA")
+    text = (await client.get("/metrics")).text
+    assert 'route="/api/v1/cities",status="200"' in text
+    assert 'route="/api/v1/cities/{city_id}",status="404"' in text
+    assert "airline_http_request_duration_seconds_bucket" in text

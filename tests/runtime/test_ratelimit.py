@@ -453,3 +453,22 @@ def test_one_limit_across_several_workers(tmp_path: Path, redis_prefix: str) -> 
     # Both workers started (their start-up lines), and the counter lives in Redis.
     assert log.read_text().count("Application startup complete") == 2
     assert any("/read/ip:127.0.0.1/20/1/minute" in key for key in redis_keys(redis_prefix))
+
+
+@pytest.mark.redis
+async def test_readiness_reports_redis(redis_prefix: str, tmp_path: Path) -> None:
+    from airline_core import Airline
+    from airline_runtime.bootstrap import Runtime
+    from airline_runtime.http import create_app
+
+    async with Airline.in_memory() as airline:
+        for url, status in ((REDIS_URL, 200), ("redis://127.0.0.1:1/0", 503)):
+            settings = Settings(redis_url=url, redis_prefix=redis_prefix)
+            runtime = Runtime(settings=settings, airline=airline)
+            async with AsyncTestClient(create_app(runtime=runtime)) as client:
+                response = await client.get("/health/ready")
+                assert response.status_code == status, response.text
+                if status == 200:
+                    assert response.json()["checks"] == {"redis": "ok"}
+                else:
+                    assert "redis" in response.json()["detail"]
