@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import anyio.to_thread
@@ -57,12 +59,26 @@ _INVALID = "the access token is not valid"
 
 @define
 class JWTAccessTokens:
+    """Issues and verifies access tokens.
+
+    A client sends the same token on every request for up to 15 minutes, and decoding and
+    checking it costs far more than answering a cheap GET (PyJWT validates every character), so
+    each replica remembers the tokens it verified lately: a token is checked in full once, then
+    found by its exact text, with only its expiry checked again. Only tokens that passed every
+    check are remembered, and the signing secret never changes while the process runs.
+    """
+
     secret: str = field(repr=False)
     issuer: str
     audience: str
     lifetime: timedelta = timedelta(minutes=15)
     #: Clock skew tolerated between the replica that issued a token and the one checking it.
     leeway: timedelta = timedelta(seconds=10)
+    #: How many verified tokens to remember (a few hundred bytes each).
+    remembered: int = 10_000
+    _verified: OrderedDict[str, tuple[Principal, float]] = field(
+        factory=OrderedDict, init=False, repr=False
+    )
 
     def issue(self, principal: Principal, now: datetime) -> tuple[str, int]:
         claims = {
@@ -80,6 +96,21 @@ class JWTAccessTokens:
         )
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() < expires + self.leeway.total_seconds():
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+            raise NotAuthenticated(_INVALID)
+        principal, expires = self._decode(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.remembered:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -95,6 +126,7 @@ class JWTAccessTokens:
         if claims.get("typ") != _TYPE:
             raise NotAuthenticated(_INVALID)
         try:
-            return Principal(user_id=str(claims["sub"]), role=Role(str(claims.get("role"))))
+            principal = Principal(user_id=str(claims["sub"]), role=Role(str(claims.get("role"))))
         except ValueError:
             raise NotAuthenticated(_INVALID) from None
+        return principal, float(claims["exp"])

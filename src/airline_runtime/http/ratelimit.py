@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final, Literal, Self
 import msgspec
 from attrs import frozen
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 from litestar.enums import ScopeType
@@ -226,6 +226,34 @@ class _CountingFixedWindow(FixedWindowRateLimiter):
         return await self.storage.incr(item.key_for(*identifiers), item.get_expiry())
 
 
+class _MemoryWindows:
+    """Fixed windows in this process's memory, for the embedded default.
+
+    A dict of key -> [window end, count]: counting is a lookup and an addition, with nothing to
+    await, which makes it atomic on the event loop and keeps it to about a microsecond (the
+    ``limits`` memory store, built for threads and async storages alike, cost tens). Expired
+    windows are swept at most once a minute, when a new window opens.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list[float]] = {}
+        self._next_sweep = 0.0
+
+    def count(self, key: str, seconds: int, now: float) -> tuple[int, float]:
+        """Count one hit; the count so far in this window and the seconds it has left."""
+        window = self._windows.get(key)
+        if window is None or window[0] <= now:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            window = self._windows[key] = [now + seconds, 0]
+        window[1] += 1
+        return int(window[1]), window[0] - now
+
+    def _sweep(self, now: float) -> None:
+        self._windows = {key: window for key, window in self._windows.items() if window[0] > now}
+        self._next_sweep = now + 60
+
+
 def _limits_uri(redis_url: str) -> str:
     """``redis://``, ``rediss://`` and ``unix://`` as :class:`limits` names them."""
     if redis_url.startswith("unix://"):
@@ -271,6 +299,7 @@ class RateLimiter:
         self._networks = _trusted_networks(tuple(settings.trusted_proxies))
         self._storage: Storage | None = None
         self._strategy: _CountingFixedWindow | None = None
+        self._windows: _MemoryWindows | None = None
         self._pool: ConnectionPool | None = None
         self._store_failing = False
         self._paused_until = 0.0
@@ -282,12 +311,15 @@ class RateLimiter:
     async def open(self) -> None:
         """Make the store. Nothing connects yet: an unreachable Redis is logged, not raised,
         so the API starts (and fails open) without it."""
-        if self._strategy is not None or not self.enabled:
+        if self._strategy is not None or self._windows is not None or not self.enabled:
             return
-        storage: Storage = self._open_redis() if self._redis_url else MemoryStorage()
+        if not self._redis_url:
+            self._windows = _MemoryWindows()
+            return
+        storage: Storage = self._open_redis()
         self._storage = storage
         self._strategy = _CountingFixedWindow(storage)
-        if self._redis_url and not await storage.check():
+        if not await storage.check():
             logger.warning(
                 "rate-limit store %s unreachable at start-up; requests go through unlimited "
                 "until it answers",
@@ -319,10 +351,8 @@ class RateLimiter:
         )
 
     async def close(self) -> None:
-        storage, pool = self._storage, self._pool
-        self._storage = self._strategy = self._pool = None
-        if isinstance(storage, MemoryStorage) and storage.timer is not None:
-            storage.timer.cancel()  # its expiry sweep would outlive the event loop
+        pool = self._pool
+        self._storage = self._strategy = self._pool = self._windows = None
         if pool is not None:
             await pool.aclose()
 
@@ -369,6 +399,9 @@ class RateLimiter:
         group = route_group(scope["method"], scope["path"])
         if group is None:
             return None
+        windows = self._windows
+        if windows is not None:
+            return self._count_in_memory(windows, group, self.key_for(scope, group))
         strategy = self._strategy
         if strategy is None:
             raise RuntimeError("RateLimiter.open() was not called (the app's lifespan does it)")
@@ -384,6 +417,24 @@ class RateLimiter:
             self._paused_until = 0.0
             logger.warning("rate-limit store reachable again; limits apply")
         return decision
+
+    def _count_in_memory(
+        self, windows: _MemoryWindows, group: RouteGroup, key: str
+    ) -> RateLimitDecision:
+        binding: RateLimitDecision | None = None
+        now = time.time()
+        for item in self._limits[group]:
+            seconds = item.get_expiry()
+            count, seconds_left = windows.count(f"{group}/{item}/{key}", seconds, now)
+            decision = RateLimitDecision(
+                allowed=count <= item.amount,
+                limit=item,
+                remaining=max(0, item.amount - count),
+                reset_after=max(1, math.ceil(seconds_left)),
+            )
+            binding = decision if binding is None else _binding(binding, decision)
+        assert binding is not None  # noqa: S101 - parse_many never returns an empty list
+        return binding
 
     async def _count(
         self, strategy: _CountingFixedWindow, group: RouteGroup, key: str
