@@ -53,6 +53,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from structlog.typing import FilteringBoundLogger
 
 from airline_core.identity.model import Principal
+from airline_runtime import logs
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -272,7 +273,7 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = logs.request_id.set(request_id)
         metrics = self.metrics
         if metrics is not None:
             metrics.in_progress.inc()
@@ -294,19 +295,21 @@ class RequestContextMiddleware:
             if metrics is not None:
                 metrics.in_progress.dec()
                 metrics.record(method, route, status, seconds)
-            (self.log.error if failure is not None else self.log.info)(
-                "request",
-                request_id=request_id,
-                method=method,
-                path=path,
-                route=route,
-                status=status,
-                duration_ms=round(seconds * 1000, 3),
-                user_id=user.user_id if isinstance(user, Principal) else None,
-                client=client[0] if client else None,
-                exc_info=failure,
-            )
-            structlog.contextvars.reset_contextvars(**tokens)
+            fields = {
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "user_id": user.user_id if isinstance(user, Principal) else None,
+                "client": client[0] if client else None,
+            }
+            if failure is None:
+                logs.write_access(fields)
+            else:
+                self.log.error("request", exc_info=failure, **fields)
+            logs.request_id.reset(token)
 
 
 def _request_id(headers: Any) -> str:
