@@ -158,7 +158,7 @@ def gateway_app() -> Any:
     from airline_runtime.bootstrap import Runtime
     from airline_runtime.http.app import gateway
     from airline_runtime.http.observability import HttpMetrics
-    from airline_runtime.http.ratelimit import RateLimiter, rate_limit_middleware
+    from airline_runtime.http.ratelimit import RateLimiter
     from airline_runtime.logs import configure_logging
     from airline_runtime.settings import RateLimits, Settings
 
@@ -175,10 +175,9 @@ def gateway_app() -> Any:
         async with limiter:
             yield
 
-    # As create_app does: rate limits as route middleware, the rest around the whole handler.
-    app = _ping_app(middleware=[rate_limit_middleware(limiter)], lifespan=[lifespan])
+    app = _ping_app(lifespan=[lifespan])
     app.state.runtime = Runtime(settings=settings, airline=_airline_with_jwts(settings))
-    app.asgi_handler = gateway(app.asgi_handler, HttpMetrics())
+    app.asgi_handler = gateway(app.asgi_handler, HttpMetrics(), limiter=limiter)
     return app
 
 

@@ -472,3 +472,28 @@ async def test_readiness_reports_redis(redis_prefix: str, tmp_path: Path) -> Non
                     assert response.json()["checks"] == {"redis": "ok"}
                 else:
                     assert "redis" in response.json()["detail"]
+
+
+async def test_a_429_of_the_real_app_is_readable_by_a_browser() -> None:
+    from airline_core import Airline
+    from airline_runtime.bootstrap import Runtime
+    from airline_runtime.http import create_app
+    from airline_runtime.settings import RateLimits
+
+    settings = Settings(
+        rate_limits=RateLimits(read="2/minute"), cors_origins=("https://app.example",)
+    )
+    async with Airline.in_memory() as airline:
+        runtime = Runtime(settings=settings, airline=airline)
+        async with AsyncTestClient(create_app(runtime=runtime)) as client:
+            origin = {"Origin": "https://app.example"}
+            statuses = [(await client.get("/api/v1/cities", headers=origin)) for _ in range(3)]
+            assert [response.status_code for response in statuses] == [200, 200, 429]
+            refused = statuses[-1]
+            assert refused.headers["access-control-allow-origin"] == "https://app.example"
+            assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+            assert refused.headers["x-request-id"]
+            assert refused.headers["x-content-type-options"] == "nosniff"
+            other = await client.get("/api/v1/cities", headers={"Origin": "https://evil.example"})
+            assert other.status_code == 429
+            assert "access-control-allow-origin" not in other.headers

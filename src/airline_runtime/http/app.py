@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -36,7 +37,7 @@ from airline_runtime.http.observability import (
     metrics_handler,
 )
 from airline_runtime.http.problems import exception_handlers
-from airline_runtime.http.ratelimit import RateLimiter, rate_limit_middleware
+from airline_runtime.http.ratelimit import RateLimiter, RateLimitMiddleware
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
@@ -100,6 +101,7 @@ def create_app(
         configure_logging(effective)
     metrics = HttpMetrics()
     limiter = RateLimiter(effective)
+    cors = cors_config(effective)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -132,32 +134,39 @@ def create_app(
             ),
         ],
         dependencies={"airline": Provide(_airline, sync_to_thread=False)},
-        # Inside routing and CORS, after authentication (gateway() below): it keys by user, and
-        # a 429 still carries the CORS headers a browser needs to read Retry-After.
-        middleware=[rate_limit_middleware(limiter)],
         exception_handlers=exception_handlers,
         openapi_config=_openapi(),
-        cors_config=cors_config(effective),
+        cors_config=cors,
         lifespan=[lifespan],
         request_max_body_size=effective.max_body_bytes,
         # Our own logging (airline_runtime.logs); Litestar's default would reconfigure the root.
         logging_config=None,
         debug=False,
     )
-    app.asgi_handler = gateway(app.asgi_handler, metrics)
+    app.asgi_handler = gateway(app.asgi_handler, metrics, limiter=limiter, cors=cors)
     return app
 
 
-def gateway(handler: ASGIApp, metrics: HttpMetrics | None = None) -> ASGIApp:
+def gateway(
+    handler: ASGIApp,
+    metrics: HttpMetrics | None = None,
+    *,
+    limiter: RateLimiter | None = None,
+    cors: CORSConfig | None = None,
+) -> ASGIApp:
     """Wrap an ASGI handler in the gateway stack, outermost first:
 
-    request id, access log and metrics -> security headers -> authentication -> the handler
-    (whose route middleware then applies the rate limits).
+    request id, access log and metrics -> security headers -> authentication -> rate limits
+    (keyed by the user authentication found) -> the handler (routing, CORS, the routes).
 
-    It wraps Litestar's whole handler, not ``Litestar(middleware=...)``, because Litestar runs
-    that list only for matched routes: 404s, 405s and CORS preflights must get a request id,
-    security headers and a log line too.
+    It wraps Litestar's whole handler, not ``Litestar(middleware=...)``: Litestar runs that list
+    only for matched routes (404s, 405s and CORS preflights must get a request id, security
+    headers and a log line too), and each layer of it costs an exception-handling wrapper of its
+    own on the hottest path. The rate limiter answers 429s itself, with the CORS headers of
+    ``cors``, since Litestar's CORS layer never sees them.
     """
+    if limiter is not None and limiter.enabled:
+        handler = RateLimitMiddleware(handler, limiter, cors)
     return RequestContextMiddleware(
         SecurityHeadersMiddleware(AuthenticationMiddleware(handler)), metrics=metrics
     )

@@ -40,6 +40,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
+from litestar.config.cors import CORSConfig
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -479,9 +480,13 @@ class RateLimitMiddleware:
     ``scope["user"]``.
     """
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, cors: CORSConfig | None = None) -> None:
+        """:param cors: the app's CORS policy: this middleware answers 429s before Litestar's
+        CORS layer sees them, so it adds the CORS headers itself (a browser must be able to
+        read the answer and its Retry-After)."""
         self.app = app
         self.limiter = limiter
+        self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -492,7 +497,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if not decision.allowed:
-            await _refuse(scope, send, decision)
+            await _refuse(scope, send, decision, _cors_headers(scope, self.cors))
             return
         extra = decision.headers()
 
@@ -504,7 +509,24 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_limits)
 
 
-async def _refuse(scope: HTTPScope, send: Send, decision: RateLimitDecision) -> None:
+def _cors_headers(scope: HTTPScope, cors: CORSConfig | None) -> list[_Header]:
+    if cors is None:
+        return []
+    origin = next((value for name, value in scope["headers"] if name == b"origin"), None)
+    if origin is None or not cors.is_origin_allowed(origin.decode("latin-1")):
+        return []
+    allowed = b"*" if cors.is_allow_all_origins else origin
+    headers = [(b"access-control-allow-origin", allowed), (b"vary", b"Origin")]
+    headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in cors.simple_headers.items()
+    )
+    return headers
+
+
+async def _refuse(
+    scope: HTTPScope, send: Send, decision: RateLimitDecision, extra: list[_Header]
+) -> None:
     body = msgspec.json.encode(
         {
             "type": _PROBLEM_TYPE,
@@ -519,6 +541,7 @@ async def _refuse(scope: HTTPScope, send: Send, decision: RateLimitDecision) -> 
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(decision.reset_after).encode()),
         *decision.headers(),
+        *extra,
     ]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send(
