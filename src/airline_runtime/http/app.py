@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -35,6 +36,7 @@ from airline_runtime.http.observability import (
     HttpMetrics,
     RequestContextMiddleware,
     metrics_handler,
+    probe_loop_lag,
 )
 from airline_runtime.http.problems import exception_handlers
 from airline_runtime.http.ratelimit import RateLimiter, RateLimitMiddleware
@@ -104,17 +106,25 @@ def create_app(
     cors = cors_config(effective)
 
     @asynccontextmanager
+    async def open_runtime(app: Litestar) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        assert settings is not None  # noqa: S101 - set above whenever runtime is None
+        async with bootstrap(settings, migrate=migrate) as opened:
+            app.state.runtime = opened
+            yield
+
+    @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with limiter:
-            app.state.limiter = limiter
-            if runtime is not None:
-                app.state.runtime = runtime
+        app.state.limiter = limiter
+        async with limiter, open_runtime(app), anyio.create_task_group() as background:
+            background.start_soon(probe_loop_lag, metrics)
+            try:
                 yield
-                return
-            assert settings is not None  # noqa: S101 - set above whenever runtime is None
-            async with bootstrap(settings, migrate=migrate) as opened:
-                app.state.runtime = opened
-                yield
+            finally:
+                background.cancel_scope.cancel()
 
     app = Litestar(
         route_handlers=[

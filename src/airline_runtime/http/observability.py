@@ -26,6 +26,7 @@ from random import getrandbits
 from time import perf_counter
 from typing import Any, Final
 
+import anyio
 import structlog
 from litestar import Request, Response, get
 from litestar.enums import ScopeType
@@ -56,6 +57,7 @@ from airline_core.identity.model import Principal
 from airline_runtime import logs
 
 __all__ = [
+    "LAG_BUCKETS",
     "LATENCY_BUCKETS",
     "MULTIPROC_ENV",
     "REQUEST_ID_HEADER",
@@ -64,6 +66,7 @@ __all__ = [
     "RequestContextMiddleware",
     "metrics_handler",
     "prepare_multiprocess_metrics",
+    "probe_loop_lag",
 ]
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -148,6 +151,14 @@ class HttpMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.loop_lag = Histogram(
+            "event_loop_lag_seconds",
+            "How late a periodic timer fired on the event loop: anything that blocks the loop "
+            "(CPU work, a synchronous call) shows here before it shows in latencies.",
+            namespace="airline",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         if self.multiprocess_dir is None:
             # Per-process figures; in multiprocess mode they would describe whichever worker
             # happened to answer the scrape, so they are left out there.
@@ -190,6 +201,20 @@ class HttpMetrics:
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
+
+
+#: Event-loop lag buckets: a healthy loop answers a timer within a millisecond or two.
+LAG_BUCKETS: Final = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+#: How often the lag probe wakes up.
+LAG_PROBE_INTERVAL: Final = 0.05
+
+
+async def probe_loop_lag(metrics: HttpMetrics, interval: float = LAG_PROBE_INTERVAL) -> None:
+    """Run until cancelled: sleep ``interval`` and record how much later than that it woke."""
+    while True:
+        started = perf_counter()
+        await anyio.sleep(interval)
+        metrics.loop_lag.observe(max(0.0, perf_counter() - started - interval))
 
 
 def prepare_multiprocess_metrics(directory: Path) -> None:
