@@ -9,11 +9,12 @@ To run: `python benchmarks/gateway.py` (about a minute; `--seconds` and `--round
    and the server's event-loop lag meanwhile, read from its own probe in /metrics (how late a
    50 ms timer fired: hashing in a worker thread keeps it near zero, hashing on the loop would
    push it to tens of milliseconds per concurrent login).
-2. Middleware cost: the same cheap `GET /api/v1/ping` served by two uvicorn processes, one bare
-   and one wrapped in the gateway stack (request id, access log, metrics, security headers,
-   bearer authentication with a real JWT, rate limiting on the memory store), loaded in
-   alternating rounds by the same generator; it prints the median requests per second of each and
-   their ratio.
+2. Middleware cost: the same GET served by two uvicorn processes, one without and one with the
+   gateway stack (request id, access log, metrics, security headers, bearer authentication with
+   a real JWT, rate limiting on the memory store), loaded in alternating rounds by the same
+   generator; it prints the median requests per second of each and their ratio. Twice: on a
+   trivial `GET /api/v1/ping` (no I/O: the stack's worst case) and on the real app's
+   `GET /api/v1/airports/{code}` (`create_app()` against `create_app(with_gateway=False)`).
 """
 
 from __future__ import annotations
@@ -227,9 +228,11 @@ def _airline_with_jwts(settings: Any) -> Any:
     )
 
 
-async def _load(port: int, headers: bytes, connections: int, seconds: float) -> list[float]:
+async def _load(
+    port: int, path: str, headers: bytes, connections: int, seconds: float
+) -> list[float]:
     """Keep-alive HTTP/1.1 GETs on ``connections`` sockets for ``seconds``; the latencies."""
-    request = b"GET /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + headers + b"\r\n"
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -255,21 +258,23 @@ async def _load(port: int, headers: bytes, connections: int, seconds: float) -> 
     return latencies
 
 
-def _load_process(port: int, headers: bytes, connections: int, seconds: float, out: Any) -> None:
+def _load_process(
+    port: int, path: str, headers: bytes, connections: int, seconds: float, out: Any
+) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    out.send(asyncio.run(_load(port, headers, connections, seconds)))
+    out.send(asyncio.run(_load(port, path, headers, connections, seconds)))
 
 
-def run_load(port: int, headers: bytes, connections: int, seconds: float) -> list[float]:
+def run_load(port: int, path: str, headers: bytes, connections: int, seconds: float) -> list[float]:
     """The load generator in a process of its own, so it never shares the server's loop."""
     receiver, sender = multiprocessing.Pipe(duplex=False)
     process = multiprocessing.Process(
-        target=_load_process, args=(port, headers, connections, seconds, sender)
+        target=_load_process, args=(port, path, headers, connections, seconds, sender)
     )
     process.start()
     latencies: list[float] = receiver.recv()
@@ -298,6 +303,20 @@ def start_server(factory: str, port: int, env: dict[str, str]) -> subprocess.Pop
     raise RuntimeError(f"{factory} did not start")
 
 
+def real_bare_app() -> Any:
+    """uvicorn factory: the real API on the environment's settings, without the gateway."""
+    from airline_runtime.http import create_app
+
+    return create_app(with_gateway=False)
+
+
+def real_gateway_app() -> Any:
+    """uvicorn factory: the real API on the environment's settings, as `airline serve` runs it."""
+    from airline_runtime.http import create_app
+
+    return create_app()
+
+
 def bench_middleware(seconds: float, rounds: int, connections: int) -> None:
     from airline_core import Principal, Role
     from airline_runtime.bootstrap import access_tokens
@@ -308,19 +327,61 @@ def bench_middleware(seconds: float, rounds: int, connections: int) -> None:
         Principal(user_id="01JDX0000000000000000000AA", role=Role.CUSTOMER),
         datetime.now(UTC),
     )
-    env = {**os.environ, SECRET_VARIABLE: secret, "AIRLINE_DATA_DIR": tempfile.mkdtemp()}
-    setups = {
-        "bare": ("bare_app", b""),
-        "gateway": ("gateway_app", f"Authorization: Bearer {token}\r\n".encode()),
+    data = tempfile.mkdtemp(prefix="airline-bench-")
+    env = {
+        **os.environ,
+        SECRET_VARIABLE: secret,
+        "AIRLINE_DATA_DIR": data,
+        "AIRLINE_JWT_SECRET": secret,
+        "AIRLINE_RATE_LIMIT_READ": "1000000000/minute",
     }
+    env.pop("AIRLINE_DATABASE_URL", None)
+    # A small real catalog for the real app's cheap GET (one airport by code, one indexed read).
+    subprocess.run(
+        [sys.executable, "-m", "airline_runtime", "seed", "--airports", "3", "--days", "1"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    auth = f"Authorization: Bearer {token}\r\n".encode()
+    compare(
+        "GET /api/v1/ping (a trivial route, no I/O)",
+        {"bare": ("bare_app", b""), "gateway": ("gateway_app", auth)},
+        "/api/v1/ping",
+        env,
+        seconds,
+        rounds,
+        connections,
+    )
+    compare(
+        "GET /api/v1/airports/ATL on the real app (one indexed SQLite read)",
+        {"bare": ("real_bare_app", b""), "gateway": ("real_gateway_app", auth)},
+        "/api/v1/airports/ATL",
+        env,
+        seconds,
+        rounds,
+        connections,
+    )
+
+
+def compare(
+    title: str,
+    setups: dict[str, tuple[str, bytes]],
+    path: str,
+    env: dict[str, str],
+    seconds: float,
+    rounds: int,
+    connections: int,
+) -> None:
+    """Alternate rounds of the two setups; print each round and the medians."""
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
     for round_number in range(rounds):
         for name, (factory, headers) in setups.items():
             port = free_port()
             server = start_server(factory, port, env)
             try:
-                run_load(port, headers, connections, 1.0)  # warm-up
-                latencies = run_load(port, headers, connections, seconds)
+                run_load(port, path, headers, connections, 1.0)  # warm-up
+                latencies = run_load(port, path, headers, connections, seconds)
             finally:
                 server.terminate()
                 server.wait()
@@ -332,7 +393,7 @@ def bench_middleware(seconds: float, rounds: int, connections: int) -> None:
     bare = statistics.median(rate for rate, _ in results["bare"])
     full = statistics.median(rate for rate, _ in results["gateway"])
     print(
-        f"middleware: GET /api/v1/ping, {connections} keep-alive connections, "
+        f"middleware: {title}; {connections} keep-alive connections, "
         f"{rounds} rounds of {seconds:.0f} s, medians"
     )
     for name, rate in (("bare", bare), ("gateway", full)):

@@ -84,6 +84,7 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     migrate: bool = False,
+    with_gateway: bool = True,
 ) -> Litestar:
     """Build the API app.
 
@@ -92,6 +93,10 @@ def create_app(
     :param runtime: an already-open runtime to serve (tests, embedding); the app then neither
         opens nor closes it.
     :param migrate: bring the database schema up to date at start-up (the embedded default).
+    :param with_gateway: wrap the app in :func:`gateway` (authentication, rate limits, request
+        ids, logs, metrics, security headers). Without it every request is anonymous, so only
+        public routes answer: for benchmarks measuring the stack, and for embedding behind a
+        gateway of one's own.
     """
     import swagger_ui_bundle
 
@@ -153,7 +158,8 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-    app.asgi_handler = gateway(app.asgi_handler, metrics, limiter=limiter, cors=cors)
+    if with_gateway:
+        app.asgi_handler = gateway(app.asgi_handler, metrics, limiter=limiter, cors=cors)
     return app
 
 
