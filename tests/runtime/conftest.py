@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
@@ -140,3 +147,41 @@ async def build_catalog(client: AsyncTestClient[Any]) -> str:
         ok(await client.post(f"{API}/airports", json=airport), 201)
     airplane = ok(await client.post(f"{API}/airplanes", json=TWIN_AISLE), 201)
     return str(airplane["id"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_airline(
+    args: list[str], env: dict[str, str], log: Path, *, ready_within: float = 60
+) -> Iterator[str]:
+    """``python -m airline_runtime <args> --port N`` in a child process (output to ``log``),
+    yielding its base URL once ``/health/ready`` answers; stopped on the way out."""
+    port = free_port()
+    with log.open("w") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "airline_runtime", *args, "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while time.monotonic() < deadline:
+            assert child.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"{args} did not become ready in {ready_within:.0f} s:\n{log.read_text()}")
+        yield base
+    finally:
+        child.terminate()
+        child.wait(timeout=20)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ from typer.testing import CliRunner
 from airline_core import __version__
 from airline_runtime.cli import app
 from airline_runtime.db import head_revision
+from tests.runtime.conftest import running_airline
 
 runner = CliRunner()
 
@@ -128,43 +125,13 @@ def test_serve_refuses_a_database_without_schema(mysql_empty_url: str) -> None:
     assert "run `airline db upgrade`" in one_line_error(code, err)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """``airline <command> --port N`` in a child process, ready to answer; stopped after."""
-    command: list[str] = request.param
-    port = free_port()
+    """``airline <command>`` on the embedded default in a child process, ready to answer."""
     env = {**os.environ, "AIRLINE_DATA_DIR": str(tmp_path / "data")}
     env.pop("AIRLINE_DATABASE_URL", None)
-    log = tmp_path / "server.log"
-    with log.open("w") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "airline_runtime", *command, "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert child.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"{command} did not become ready in 60 s")
+    with running_airline(request.param, env, tmp_path / "server.log") as base:
         yield base
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
 
 
 @pytest.mark.parametrize("server", [["serve"], ["serve", "--workers", "2"]], indirect=True)

@@ -11,9 +11,6 @@ import logging
 import os
 import re
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from airline_runtime.http.ratelimit import (
     route_group,
 )
 from airline_runtime.settings import RateLimits, Settings
+from tests.runtime.conftest import running_airline
 
 REDIS_URL = os.environ.get("AIRLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMITS = RateLimits(auth="2/minute", read="5/minute", write="3/minute")
@@ -385,17 +383,10 @@ async def test_apps_sharing_redis_share_the_limit(redis_prefix: str) -> None:
     assert statuses.count(429) == 7
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.redis
 def test_one_limit_across_several_workers(tmp_path: Path, redis_prefix: str) -> None:
     """The acceptance test: ``airline serve --workers 2`` on Redis lets exactly the limit
     through, whichever worker answers (each request on a fresh connection)."""
-    port = free_port()
     env = {
         **os.environ,
         "AIRLINE_DATA_DIR": str(tmp_path / "data"),
@@ -406,38 +397,8 @@ def test_one_limit_across_several_workers(tmp_path: Path, redis_prefix: str) -> 
     }
     env.pop("AIRLINE_DATABASE_URL", None)
     log = tmp_path / "server.log"
-    with log.open("w") as output:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "airline_runtime",
-                "serve",
-                "--workers",
-                "2",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert child.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"serve --workers 2 did not become ready in 60 s:\n{log.read_text()}")
+    with running_airline(["serve", "--workers", "2"], env, log) as base:
         responses = [httpx.get(f"{base}/api/v1/cities", timeout=10) for _ in range(60)]
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
     statuses = [response.status_code for response in responses]
     assert statuses.count(200) == 20, statuses
     assert statuses.count(429) == 40, statuses
