@@ -7,6 +7,7 @@ usage mistakes exit with 2, as typer does.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -266,24 +267,30 @@ def serve(
     from airline_runtime.logs import configure_logging
 
     configure_logging(settings)
+    metrics_dir = None
     if workers > 1:
         # Each worker counts in files here; a scrape of any worker adds them all up.
-        prepare_multiprocess_metrics(Path(tempfile.mkdtemp(prefix="airline-metrics-")))
+        metrics_dir = Path(tempfile.mkdtemp(prefix="airline-metrics-"))
+        prepare_multiprocess_metrics(metrics_dir)
     typer.echo(f"API on http://{settings.host}:{settings.port}/api/v1 ({workers} worker(s))")
-    uvicorn.run(
-        "airline_runtime.http.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        loop="auto",
-        http="auto",
-        proxy_headers=False,
-        server_header=False,
-        # Our middleware writes one structured access line per request.
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "airline_runtime.http.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            loop="auto",
+            http="auto",
+            proxy_headers=False,
+            server_header=False,
+            # Our middleware writes one structured access line per request.
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

@@ -248,3 +248,22 @@ def test_server_database_needs_a_jwt_secret(mysql_url: str) -> None:
         input="a long admin passphrase",
     )
     assert "AIRLINE_JWT_SECRET: required" in one_line_error(result.exit_code, result.stderr)
+
+
+def test_serve_with_workers_adds_up_metrics_and_cleans_up(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "AIRLINE_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(scratch)}
+    env.pop("AIRLINE_DATABASE_URL", None)
+    with running_airline(["serve", "--workers", "2"], env, tmp_path / "server.log") as base:
+        assert [path.name[:16] for path in scratch.iterdir()] == ["airline-metrics-"]
+        for _ in range(10):
+            httpx.get(f"{base}/api/v1/cities", timeout=10)
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+        served = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith('airline_http_requests_total{method="GET",route="/api/v1/cities"')
+        )
+        assert served == 10
+    assert list(scratch.iterdir()) == []
