@@ -9,7 +9,6 @@ went stale should learn it at once rather than silently lose its identity.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -17,8 +16,6 @@ from litestar.enums import ScopeType
 from litestar.params import FromPath, JSONBody
 from litestar.types import (
     ASGIApp,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
     Receive,
     Scope,
     Send,
@@ -28,7 +25,7 @@ from airline_core import Airline, NotAuthenticated, PageRequest
 from airline_core.identity.model import User
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import admin_only, principal_of, signed_in
-from airline_runtime.http.problems import PROBLEM_JSON, problem_responses
+from airline_runtime.http.problems import problem_responses, send_problem
 from airline_runtime.http.schemas import (
     LoginBody,
     RefreshBody,
@@ -82,27 +79,15 @@ class AuthenticationMiddleware:
 
 
 async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:
-    body = json.dumps(
-        {
-            "type": "urn:airline:problem:unauthorized",
-            "title": "Authentication required",
-            "status": 401,
-            "detail": detail,
-            "instance": scope["path"],
-        }
-    ).encode()
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": 401,
-        "headers": [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer error="invalid_token"'),
-        ],
-    }
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
-    await send(start)
-    await send(end)
+    await send_problem(
+        scope,
+        send,
+        status=401,
+        slug="unauthorized",
+        title="Authentication required",
+        detail=detail,
+        headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
+    )
 
 
 def user_out(user: User) -> UserOut:

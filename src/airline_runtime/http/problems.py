@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ExceptionHandlersMap
+from litestar.types import (
+    ExceptionHandlersMap,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Scope,
+    Send,
+)
 
 from airline_core.errors import (
     AirlineError,
@@ -32,9 +39,10 @@ from airline_core.errors import (
 )
 from airline_runtime.http.schemas import Problem
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem", "problem_responses"]
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem", "problem_responses", "send_problem"]
 
 PROBLEM_JSON = "application/problem+json"
+_PROBLEM_JSON_BYTES = PROBLEM_JSON.encode()
 _TYPE_PREFIX = "urn:airline:problem:"
 logger = logging.getLogger("airline_runtime.http")
 
@@ -111,6 +119,45 @@ def problem(
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def send_problem(
+    scope: Scope,
+    send: Send,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer a problem straight from ASGI middleware, in the same shape as :func:`problem`
+    (middleware that refuses a request runs outside Litestar's exception handlers)."""
+    body = msgspec.json.encode(
+        {
+            "type": _TYPE_PREFIX + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": scope["path"],
+        }
+    )
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", _PROBLEM_JSON_BYTES),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    }
+    end: HTTPResponseBodyEvent = {
+        "type": "http.response.body",
+        "body": b"" if scope.get("method") == "HEAD" else body,
+        "more_body": False,
+    }
+    await send(start)
+    await send(end)
 
 
 def _core_error(request: Request[Any, Any, Any], error: AirlineError) -> Response[dict[str, Any]]:

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self
 
-import msgspec
 from attrs import frozen
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage, Storage
@@ -46,7 +45,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from airline_core.errors import Unavailable
 from airline_core.identity.model import Principal
-from airline_runtime.http.problems import PROBLEM_JSON
+from airline_runtime.http.problems import send_problem
 from airline_runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,7 +69,6 @@ EXEMPT_PATHS: Final = ("/health", "/metrics", "/schema")
 _EXEMPT_PREFIXES: Final = tuple(f"{path}/" for path in EXEMPT_PATHS)
 _AUTH_PREFIX: Final = "/api/v1/auth/"
 _READ_METHODS: Final = frozenset({"GET", "HEAD"})
-_PROBLEM_TYPE: Final = "urn:airline:problem:rate-limited"
 
 # How long to stop asking an unreachable store before trying again: during an outage each request
 # would otherwise wait for a connect timeout first.
@@ -195,6 +193,16 @@ class RateLimitDecision:
     #: Whole seconds until the window resets, at least 1 (a ``Retry-After`` of 0 invites a spin).
     reset_after: int
 
+    @classmethod
+    def of(cls, limit: RateLimitItem, count: int, seconds_left: float) -> RateLimitDecision:
+        """The decision for the ``count``-th hit of a window with ``seconds_left`` to run."""
+        return cls(
+            allowed=count <= limit.amount,
+            limit=limit,
+            remaining=max(0, limit.amount - count),
+            reset_after=max(1, math.ceil(seconds_left)),
+        )
+
     def headers(self) -> list[_Header]:
         """``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds)."""
         return [
@@ -206,6 +214,11 @@ class RateLimitDecision:
     @property
     def detail(self) -> str:
         return f"too many requests: {self.limit}; retry in {self.reset_after} s"
+
+
+def _tightest(decisions: Iterable[RateLimitDecision]) -> RateLimitDecision:
+    """The binding decision among a group's limits (``parse_many`` never gives none)."""
+    return functools.reduce(_binding, decisions)
 
 
 def _binding(first: RateLimitDecision, second: RateLimitDecision) -> RateLimitDecision:
@@ -422,25 +435,18 @@ class RateLimiter:
     def _count_in_memory(
         self, windows: _MemoryWindows, group: RouteGroup, key: str
     ) -> RateLimitDecision:
-        binding: RateLimitDecision | None = None
         now = time.time()
-        for item in self._limits[group]:
-            seconds = item.get_expiry()
-            count, seconds_left = windows.count(f"{group}/{item}/{key}", seconds, now)
-            decision = RateLimitDecision(
-                allowed=count <= item.amount,
-                limit=item,
-                remaining=max(0, item.amount - count),
-                reset_after=max(1, math.ceil(seconds_left)),
+        return _tightest(
+            RateLimitDecision.of(
+                item, *windows.count(f"{group}/{item}/{key}", item.get_expiry(), now)
             )
-            binding = decision if binding is None else _binding(binding, decision)
-        assert binding is not None  # noqa: S101 - parse_many never returns an empty list
-        return binding
+            for item in self._limits[group]
+        )
 
     async def _count(
         self, strategy: _CountingFixedWindow, group: RouteGroup, key: str
     ) -> RateLimitDecision:
-        binding: RateLimitDecision | None = None
+        decisions = []
         for item in self._limits[group]:
             count = await strategy.count(item, group, key)
             if count == 1:
@@ -448,15 +454,8 @@ class RateLimiter:
             else:
                 reset_at = await strategy.storage.get_expiry(item.key_for(group, key))
                 seconds_left = reset_at - time.time()
-            decision = RateLimitDecision(
-                allowed=count <= item.amount,
-                limit=item,
-                remaining=max(0, item.amount - count),
-                reset_after=max(1, math.ceil(seconds_left)),
-            )
-            binding = decision if binding is None else _binding(binding, decision)
-        assert binding is not None  # noqa: S101 - parse_many never returns an empty list
-        return binding
+            decisions.append(RateLimitDecision.of(item, count, seconds_left))
+        return _tightest(decisions)
 
     def _store_failed(self, error: Exception) -> None:
         self._paused_until = time.monotonic() + _STORE_PAUSE_SECONDS
@@ -527,29 +526,18 @@ def _cors_headers(scope: HTTPScope, cors: CORSConfig | None) -> list[_Header]:
 async def _refuse(
     scope: HTTPScope, send: Send, decision: RateLimitDecision, extra: list[_Header]
 ) -> None:
-    body = msgspec.json.encode(
-        {
-            "type": _PROBLEM_TYPE,
-            "title": "Too many requests",
-            "status": 429,
-            "detail": decision.detail,
-            "instance": scope["path"],
-        }
-    )
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(decision.reset_after).encode()),
-        *decision.headers(),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send(
-        {
-            "type": "http.response.body",
-            "body": b"" if scope["method"] == "HEAD" else body,
-            "more_body": False,
-        }
+    await send_problem(
+        scope,
+        send,
+        status=429,
+        slug="rate-limited",
+        title="Too many requests",
+        detail=decision.detail,
+        headers=[
+            (b"retry-after", str(decision.reset_after).encode()),
+            *decision.headers(),
+            *extra,
+        ],
     )
 
 
