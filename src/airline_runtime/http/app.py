@@ -39,7 +39,7 @@ from airline_runtime.http.observability import (
     probe_loop_lag,
 )
 from airline_runtime.http.problems import exception_handlers
-from airline_runtime.http.ratelimit import RateLimiter, RateLimitMiddleware
+from airline_runtime.http.ratelimit import RateLimiter, rate_limit_middleware
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
@@ -181,8 +181,8 @@ def gateway(
     own on the hottest path. The rate limiter answers 429s itself, with the CORS headers of
     ``cors``, since Litestar's CORS layer never sees them.
     """
-    if limiter is not None and limiter.enabled:
-        handler = RateLimitMiddleware(handler, limiter, cors)
+    if limiter is not None:
+        handler = rate_limit_middleware(limiter, cors)(handler)
     return RequestContextMiddleware(
         SecurityHeadersMiddleware(AuthenticationMiddleware(handler)), metrics=metrics
     )

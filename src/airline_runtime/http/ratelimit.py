@@ -541,14 +541,17 @@ async def _refuse(
     )
 
 
-def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
-    """For ``Litestar(middleware=[..., rate_limit_middleware(limiter)])``.
+def rate_limit_middleware(
+    limiter: RateLimiter, cors: CORSConfig | None = None
+) -> Callable[[ASGIApp], ASGIApp]:
+    """Wraps an ASGI app in the limiter: :func:`airline_runtime.http.app.gateway` uses it, and
+    it fits ``Litestar(middleware=[..., rate_limit_middleware(limiter)])`` too.
 
     With limits off (``AIRLINE_RATE_LIMIT=off``) it returns the app itself: not even a wrapper
     on the path. Litestar calls it as ``factory(app=...)``, hence the parameter's name.
     """
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        return RateLimitMiddleware(app, limiter) if limiter.enabled else app
+        return RateLimitMiddleware(app, limiter, cors) if limiter.enabled else app
 
     return wrap
