@@ -35,7 +35,7 @@ from structlog.typing import EventDict, Processor
 
 from airline_runtime.settings import Settings
 
-__all__ = ["configure_logging", "request_id", "write_access"]
+__all__ = ["AccessLine", "configure_logging", "request_id", "write_access"]
 
 #: The id of the request being served; ``None`` outside requests.
 request_id: ContextVar[str | None] = ContextVar("airline_request_id", default=None)
@@ -80,6 +80,10 @@ class _UtcTimestamp:
         self._cached: tuple[int, str] = (-1, "")
 
     def __call__(self, logger: Any, method_name: str, event: EventDict) -> EventDict:
+        event["timestamp"] = self.now()
+        return event
+
+    def now(self) -> str:
         now = time.time()
         second = int(now)
         cached_second, prefix = self._cached
@@ -87,8 +91,7 @@ class _UtcTimestamp:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             # One tuple, so a thread never pairs one second with another's text.
             self._cached = (second, prefix)
-        event["timestamp"] = f"{prefix}.{int((now - second) * 1_000_000):06d}Z"
-        return event
+        return "%s.%06dZ" % (prefix, (now - second) * 1_000_000)  # noqa: UP031 - faster than f"{:06d}", on every access line
 
 
 def _renderer(log_format: str, stream: TextIO) -> tuple[list[Processor], Processor]:
@@ -122,7 +125,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     ]
     global _access  # noqa: PLW0603 - the access line's writer follows the one configuration
     json_lines = settings.log_format == "json"
-    _access = _AccessLine(stream if json_lines else None, timestamp, enabled=level <= logging.INFO)
+    _access = _AccessLog(stream if json_lines else None, timestamp, enabled=level <= logging.INFO)
 
     structlog.configure(
         processors=[*shared, *prepare, render],
@@ -154,31 +157,57 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         uvicorn_logger.propagate = True
 
 
-class _AccessLine:
-    """Writes the access line: straight to the stream in the JSON format, else via structlog."""
+class AccessLine(msgspec.Struct):
+    """One request's access line, as the gateway logs it once the request is answered."""
+
+    request_id: str
+    method: str
+    path: str
+    #: The matched route template (``/api/v1/flights/{flight_id}``), ``unmatched`` for none.
+    route: str
+    status: int
+    duration_ms: float
+    user_id: str | None
+    client: str | None
+    timestamp: str = ""
+    event: str = "request"
+    level: str = "info"
+    logger: str = "airline.access"
+
+    def fields(self) -> dict[str, Any]:
+        """The request's own fields, for a logger that adds the rest itself."""
+        return {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if name not in _ACCESS_LOGGER_FIELDS
+        }
+
+
+_ACCESS_LOGGER_FIELDS = frozenset({"timestamp", "event", "level", "logger"})
+
+
+class _AccessLog:
+    """Where access lines go: straight to the stream in the JSON format (one struct encoded,
+    one write), else (``stream`` None) through structlog."""
 
     def __init__(self, stream: TextIO | None, timestamp: _UtcTimestamp, *, enabled: bool) -> None:
         self.stream = stream
         self.timestamp = timestamp
         self.enabled = enabled
 
-    def write(self, fields: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        if self.stream is None:
-            structlog.get_logger().info("request", logger="airline.access", **fields)
-            return
-        fields["event"] = "request"
-        fields["level"] = "info"
-        fields["logger"] = "airline.access"
-        self.timestamp(None, "info", fields)
-        self.stream.write(_ENCODER.encode(fields).decode() + "\n")
-
 
 # Until configure_logging runs (tests, embedding), the line goes through structlog's defaults.
-_access = _AccessLine(None, _UtcTimestamp(), enabled=True)
+_access = _AccessLog(None, _UtcTimestamp(), enabled=True)
 
 
-def write_access(fields: dict[str, Any]) -> None:
-    """Log one request's access line (``request_id``, ``method``, ``route``, ``status``, ...)."""
-    _access.write(fields)
+def write_access(line: AccessLine) -> None:
+    """Log one request's access line."""
+    access = _access
+    if not access.enabled:
+        return
+    stream = access.stream
+    if stream is None:
+        structlog.get_logger().info("request", logger="airline.access", **line.fields())
+        return
+    line.timestamp = access.timestamp.now()
+    stream.write(_ENCODER.encode(line).decode() + "\n")

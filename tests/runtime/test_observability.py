@@ -24,10 +24,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import values
 
 from airline_core.identity.model import Principal, Role
-from airline_runtime.http.hardening import SecurityHeadersMiddleware
+from airline_runtime.http.gateway import gateway
 from airline_runtime.http.observability import (
     HttpMetrics,
-    RequestContextMiddleware,
     metrics_handler,
     prepare_multiprocess_metrics,
 )
@@ -60,7 +59,7 @@ async def boom() -> None:
 
 
 def build_app(metrics: HttpMetrics | None = None) -> Litestar:
-    """The gateway as the app factory wires it: request context outermost, then headers."""
+    """The gateway as the app factory wires it, with a fake identity inside instead of tokens."""
     metrics = metrics or HttpMetrics()
     app = Litestar(
         [item, boom, metrics_handler(metrics)],
@@ -68,9 +67,7 @@ def build_app(metrics: HttpMetrics | None = None) -> Litestar:
         exception_handlers=exception_handlers,
         logging_config=None,
     )
-    app.asgi_handler = RequestContextMiddleware(
-        SecurityHeadersMiddleware(app.asgi_handler), metrics=metrics
-    )
+    app.asgi_handler = gateway(app.asgi_handler, metrics, authenticate=None)
     return app
 
 
@@ -171,7 +168,7 @@ async def test_an_exception_escaping_the_app_still_answers_500_with_the_id(
     async def broken(scope: Scope, receive: Receive, send: Send) -> None:
         raise RuntimeError("below the framework")
 
-    transport = httpx.ASGITransport(app=RequestContextMiddleware(broken))
+    transport = httpx.ASGITransport(app=gateway(broken, authenticate=None))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as raw:
         response = await raw.get("/anything", headers={"X-Request-ID": "raw-1"})
     assert response.status_code == 500
@@ -287,6 +284,7 @@ assert metrics.multiprocess_dir is not None
 for _ in range(int(sys.argv[1])):
     metrics.record("GET", "/items/{item_id}", 200, 0.02)
 metrics.record("POST", "/boom", 500, 0.2)
+metrics.flush()  # what a worker's lifespan does when it stops, and its lag probe every second
 """
 
 

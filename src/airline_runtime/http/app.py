@@ -12,34 +12,28 @@ from contextlib import asynccontextmanager
 
 import anyio
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp
 
 from airline_core import Airline, __version__
 from airline_runtime.bootstrap import Runtime, bootstrap
-from airline_runtime.http.auth import AuthController, AuthenticationMiddleware, UserController
+from airline_runtime.http.auth import AuthController, UserController
 from airline_runtime.http.catalog import (
     AirplaneController,
     AirportController,
     CityController,
     FlightController,
 )
-from airline_runtime.http.hardening import SecurityHeadersMiddleware, cors_config
+from airline_runtime.http.gateway import Gateway, gateway
+from airline_runtime.http.hardening import cors_config
 from airline_runtime.http.health import HealthController
-from airline_runtime.http.observability import (
-    HttpMetrics,
-    RequestContextMiddleware,
-    metrics_handler,
-    probe_loop_lag,
-)
+from airline_runtime.http.observability import HttpMetrics, metrics_handler, probe_loop_lag
 from airline_runtime.http.problems import exception_handlers
-from airline_runtime.http.ratelimit import RateLimiter, rate_limit_middleware
+from airline_runtime.http.ratelimit import RateLimiter
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
@@ -121,15 +115,20 @@ def create_app(
             app.state.runtime = opened
             yield
 
+    edge: Gateway | None = None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.limiter = limiter
         async with limiter, open_runtime(app), anyio.create_task_group() as background:
+            if edge is not None:
+                edge.authenticate = app.state.runtime.airline.accounts.authenticate
             background.start_soon(probe_loop_lag, metrics)
             try:
                 yield
             finally:
                 background.cancel_scope.cancel()
+                metrics.flush()  # with several workers, this one's last counts
 
     app = Litestar(
         route_handlers=[
@@ -159,30 +158,6 @@ def create_app(
         debug=False,
     )
     if with_gateway:
-        app.asgi_handler = gateway(app.asgi_handler, metrics, limiter=limiter, cors=cors)
+        edge = gateway(app.asgi_handler, metrics, limiter=limiter, cors=cors)
+        app.asgi_handler = edge
     return app
-
-
-def gateway(
-    handler: ASGIApp,
-    metrics: HttpMetrics | None = None,
-    *,
-    limiter: RateLimiter | None = None,
-    cors: CORSConfig | None = None,
-) -> ASGIApp:
-    """Wrap an ASGI handler in the gateway stack, outermost first:
-
-    request id, access log and metrics -> security headers -> authentication -> rate limits
-    (keyed by the user authentication found) -> the handler (routing, CORS, the routes).
-
-    It wraps Litestar's whole handler, not ``Litestar(middleware=...)``: Litestar runs that list
-    only for matched routes (404s, 405s and CORS preflights must get a request id, security
-    headers and a log line too), and each layer of it costs an exception-handling wrapper of its
-    own on the hottest path. The rate limiter answers 429s itself, with the CORS headers of
-    ``cors``, since Litestar's CORS layer never sees them.
-    """
-    if limiter is not None:
-        handler = rate_limit_middleware(limiter, cors)(handler)
-    return RequestContextMiddleware(
-        SecurityHeadersMiddleware(AuthenticationMiddleware(handler)), metrics=metrics
-    )

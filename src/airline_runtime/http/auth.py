@@ -1,10 +1,9 @@
-"""Who a request acts as: bearer-token authentication, role guards, and the identity routes.
+"""The identity routes: register, log in, refresh, log out, the signed-in user, accounts.
 
-:class:`AuthenticationMiddleware` reads ``Authorization: Bearer <token>`` once per request and
-leaves the verified :class:`~airline_core.identity.model.Principal` (or ``None`` for an anonymous
-request) in ``scope["user"]``, where guards, the rate limiter and the access log find it. A
-request that presents a bad token is refused with 401 even on a public route: a client whose token
-went stale should learn it at once rather than silently lose its identity.
+Who a request acts as is settled before any route runs: the gateway
+(:mod:`airline_runtime.http.gateway`) verifies ``Authorization: Bearer <token>`` and leaves the
+:class:`~airline_core.identity.model.Principal` (or ``None``) in ``scope["user"]``, where the
+guards (:mod:`airline_runtime.http.guards`) and these routes find it.
 """
 
 from __future__ import annotations
@@ -12,20 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.enums import ScopeType
 from litestar.params import FromPath, JSONBody
-from litestar.types import (
-    ASGIApp,
-    Receive,
-    Scope,
-    Send,
-)
 
-from airline_core import Airline, NotAuthenticated, PageRequest
+from airline_core import PageRequest
 from airline_core.identity.model import User
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import admin_only, principal_of, signed_in
-from airline_runtime.http.problems import problem_responses, send_problem
+from airline_runtime.http.problems import problem_responses
 from airline_runtime.http.schemas import (
     LoginBody,
     RefreshBody,
@@ -39,55 +31,8 @@ from airline_runtime.http.schemas import (
 
 __all__ = [
     "AuthController",
-    "AuthenticationMiddleware",
     "UserController",
 ]
-
-_BEARER = b"bearer "
-
-
-def _airline(scope: Scope) -> Airline:
-    airline: Airline = scope["litestar_app"].state.runtime.airline
-    return airline
-
-
-class AuthenticationMiddleware:
-    """Pure ASGI (no Request object on the hot path): one header lookup and one verify."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        header = next((value for key, value in scope["headers"] if key == b"authorization"), None)
-        if header is None:
-            scope["user"] = None
-            await self.app(scope, receive, send)
-            return
-        if header[: len(_BEARER)].lower() != _BEARER:
-            await _unauthorized(scope, send, "use the Bearer scheme: Authorization: Bearer <token>")
-            return
-        try:
-            principal = _airline(scope).accounts.authenticate(header[len(_BEARER) :].decode())
-        except (NotAuthenticated, UnicodeDecodeError):
-            await _unauthorized(scope, send, "the access token is not valid")
-            return
-        scope["user"] = principal
-        await self.app(scope, receive, send)
-
-
-async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:
-    await send_problem(
-        scope,
-        send,
-        status=401,
-        slug="unauthorized",
-        title="Authentication required",
-        detail=detail,
-        headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
-    )
 
 
 def user_out(user: User) -> UserOut:

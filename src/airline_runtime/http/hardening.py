@@ -1,15 +1,24 @@
 """Browser-facing protections: security headers on every answer, and CORS from the settings.
 
-The API answers JSON to programs, so its pages may embed, run and load nothing:
-``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'``. The one HTML the
+The API answers JSON to programs. What protects a JSON answer that a browser is tricked into
+opening is ``X-Content-Type-Options: nosniff`` (never read JSON as HTML or script) and
+``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` (never framed, never
+running or loading anything), plus ``Cache-Control: no-store`` where tokens or personal data
+travel. ``Strict-Transport-Security`` belongs to whatever terminates TLS in front of the API.
+Every answer costs each of its headers once in the server and once in the client, so JSON
+answers carry only those: ``X-Frame-Options`` says what ``frame-ancestors`` already says to
+every browser still supported (it only helped Internet Explorer), and the headers that govern
+a document's behaviour (``Referrer-Policy``, ``Cross-Origin-Opener-Policy``,
+``Permissions-Policy``) mean nothing on a JSON answer, which makes no requests and opens no
+windows. HTML pages get all of them. The one HTML the
 service serves is the Swagger UI under ``/schema``. Its scripts and stylesheet come from
 ``/schema/assets`` (``'self'``), but Litestar renders one inline script (which embeds the whole
 OpenAPI document, so it changes with every API change) and one inline style. Rather than allow
-every inline script, :class:`SecurityHeadersMiddleware` reads that page as it goes out and
-allows exactly its inline blocks by SHA-256 hash; the page is small and rarely fetched.
+every inline script, :func:`docs_sender` reads that page as it goes out and allows exactly its
+inline blocks by SHA-256 hash; the page is small and rarely fetched.
 
-Like the request middleware, this one wraps Litestar's whole ASGI handler, so 404s, 405s and
-CORS preflights get the headers too.
+The gateway (:mod:`airline_runtime.http.gateway`) adds them around Litestar's whole ASGI handler,
+so 404s, 405s and CORS preflights get them too.
 """
 
 from __future__ import annotations
@@ -21,14 +30,10 @@ from collections.abc import Iterable, Sequence
 from typing import Final, Literal
 
 from litestar.config.cors import CORSConfig
-from litestar.enums import ScopeType
 from litestar.types import (
-    ASGIApp,
     HTTPResponseStartEvent,
     Message,
     Method,
-    Receive,
-    Scope,
     Send,
 )
 
@@ -38,9 +43,12 @@ __all__ = [
     "API_CONTENT_SECURITY_POLICY",
     "NO_STORE_PATHS",
     "NO_STORE_PREFIXES",
-    "SecurityHeadersMiddleware",
+    "HeaderSet",
+    "SecurityHeaders",
     "cors_config",
     "docs_content_security_policy",
+    "docs_sender",
+    "merged_headers",
 ]
 
 API_CONTENT_SECURITY_POLICY: Final = "default-src 'none'; frame-ancestors 'none'"
@@ -49,8 +57,9 @@ NO_STORE_PREFIXES: Final = ("/api/v1/auth/", "/api/v1/me/")
 NO_STORE_PATHS: Final = frozenset({"/api/v1/me"})
 
 _Header = tuple[bytes, bytes]
-_COMMON: Final[tuple[_Header, ...]] = (
-    (b"x-content-type-options", b"nosniff"),
+_EVERY_ANSWER: Final[tuple[_Header, ...]] = ((b"x-content-type-options", b"nosniff"),)
+_DOCUMENT: Final[tuple[_Header, ...]] = (
+    *_EVERY_ANSWER,
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
@@ -91,7 +100,7 @@ def docs_content_security_policy(page: bytes) -> str:
     )
 
 
-def _merged(headers: Iterable[_Header], extra: Sequence[_Header]) -> list[_Header]:
+def merged_headers(headers: Iterable[_Header], extra: Sequence[_Header]) -> list[_Header]:
     """``headers`` plus those of ``extra`` the app did not set itself (a route that sets its
     own Cache-Control, say, keeps it)."""
     headers = list(headers)
@@ -100,72 +109,74 @@ def _merged(headers: Iterable[_Header], extra: Sequence[_Header]) -> list[_Heade
     return headers
 
 
-class SecurityHeadersMiddleware:
-    """Add the security headers to every HTTP answer (pure ASGI, one ``send`` wrapper).
+class HeaderSet:
+    """Headers to add to answers, with their names at hand for the check that an answer does
+    not set one of them itself."""
+
+    __slots__ = ("headers", "names")
+
+    def __init__(self, headers: Sequence[_Header]) -> None:
+        self.headers = tuple(headers)
+        self.names = frozenset(name for name, _ in self.headers)
+
+    def __bool__(self) -> bool:
+        return bool(self.headers)
+
+
+class SecurityHeaders:
+    """Which security headers an answer gets, by path.
 
     :param docs_prefix: where the API docs live; their HTML pages get
         :func:`docs_content_security_policy` instead of the API's policy.
     """
 
-    def __init__(self, app: ASGIApp, *, docs_prefix: str = "/schema") -> None:
-        self.app = app
+    def __init__(self, *, docs_prefix: str = "/schema") -> None:
         self.docs_prefix = docs_prefix
-        self._api = (*_COMMON, _API_CSP)
-        self._private = (*_COMMON, _API_CSP, _NO_STORE)
+        self.api = HeaderSet((*_EVERY_ANSWER, _API_CSP))
+        self.private = HeaderSet((*_EVERY_ANSWER, _API_CSP, _NO_STORE))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
+    def for_path(self, path: str) -> HeaderSet | None:
+        """The headers of an answer to ``path``; ``None`` under the docs prefix, whose answers
+        go through :func:`docs_sender`."""
         if path.startswith(self.docs_prefix):
-            await self.app(scope, receive, self._docs_sender(send))
-            return
-        extra = (
-            self._private
-            if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES)
-            else self._api
-        )
+            return None
+        if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES):
+            return self.private
+        return self.api
 
-        async def send_secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = _merged(message.get("headers", ()), extra)
-            await send(message)
 
-        await self.app(scope, receive, send_secured)
+def docs_sender(send: Send, security: SecurityHeaders) -> Send:
+    """A ``send`` for answers under the docs prefix. It holds back an HTML answer until its body
+    is complete, to hash its inline blocks into the policy; any other answer there (assets, the
+    OpenAPI document) goes out at once with the API's headers."""
+    held: HTTPResponseStartEvent | None = None
+    body: list[bytes] = []
 
-    def _docs_sender(self, send: Send) -> Send:
-        """A ``send`` that holds back an HTML answer until its body is complete, to hash its
-        inline blocks into the policy; any other answer under the docs prefix (assets, the
-        OpenAPI document) goes out at once with the API's headers."""
-        held: HTTPResponseStartEvent | None = None
-        body: list[bytes] = []
+    async def send_docs(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+            if content_type.startswith(b"text/html"):
+                message["headers"] = headers
+                held = message
+                return
+            message["headers"] = merged_headers(headers, security.api.headers)
+        elif held is not None and message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            page = b"".join(body)
+            policy = docs_content_security_policy(page).encode()
+            held["headers"] = merged_headers(
+                held["headers"], (*_DOCUMENT, (b"content-security-policy", policy))
+            )
+            await send(held)
+            held = None
+            message = {"type": "http.response.body", "body": page, "more_body": False}
+        await send(message)
 
-        async def send_docs(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-                if content_type.startswith(b"text/html"):
-                    message["headers"] = headers
-                    held = message
-                    return
-                message["headers"] = _merged(headers, self._api)
-            elif held is not None and message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-                page = b"".join(body)
-                policy = docs_content_security_policy(page).encode()
-                held["headers"] = _merged(
-                    held["headers"], (*_COMMON, (b"content-security-policy", policy))
-                )
-                await send(held)
-                held = None
-                message = {"type": "http.response.body", "body": page, "more_body": False}
-            await send(message)
-
-        return send_docs
+    return send_docs
 
 
 _CORS_METHODS: Final[tuple[Method, ...]] = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")

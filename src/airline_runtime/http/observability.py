@@ -1,13 +1,8 @@
-"""Request ids, access logs and Prometheus metrics for every HTTP request.
+"""Request ids and Prometheus metrics of the HTTP API.
 
-One pure ASGI middleware, :class:`RequestContextMiddleware`, does all three. One wrapper costs
-one timer, one ``send`` wrapper and one look at the scope, where three would each pay for their
-own; and only this layer sees the status, the matched route and the authenticated user together.
-
-It wraps Litestar's whole ASGI handler (``app.asgi_handler = RequestContextMiddleware(...)``,
-as Litestar's own OpenTelemetry plugin does) rather than sitting in ``Litestar(middleware=...)``:
-Litestar runs that list only after a route matched, so 404s, 405s and CORS preflights would
-leave without a request id, a log line or a count.
+The gateway (:mod:`airline_runtime.http.gateway`) gives every request an id
+(:func:`sane_request_id`, :func:`new_request_id`) and counts it in :class:`HttpMetrics` once it
+is answered; ``GET /metrics`` (:func:`metrics_handler`) exposes the counts.
 
 Metrics live in :class:`HttpMetrics`, one per app, on a registry of its own (so several apps in
 one process, as in the tests, never collide on names). With several uvicorn workers each worker
@@ -21,40 +16,36 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
-from random import getrandbits
+from random import randbytes
 from time import perf_counter
 from typing import Any, Final
 
 import anyio
-import structlog
+import msgspec
 from litestar import Request, Response, get
-from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import (
-    ASGIApp,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
-    Message,
-    Receive,
-    Scope,
     Send,
 )
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
     Histogram,
+    Metric,
     PlatformCollector,
     ProcessCollector,
     values,
 )
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
-from structlog.typing import FilteringBoundLogger
-
-from airline_core.identity.model import Principal
-from airline_runtime import logs
+from prometheus_client.registry import Collector
 
 __all__ = [
     "LAG_BUCKETS",
@@ -63,10 +54,12 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "UNMATCHED_ROUTE",
     "HttpMetrics",
-    "RequestContextMiddleware",
+    "answer_internal_error",
     "metrics_handler",
+    "new_request_id",
     "prepare_multiprocess_metrics",
     "probe_loop_lag",
+    "sane_request_id",
 ]
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -90,9 +83,6 @@ LATENCY_BUCKETS: Final = (
     10.0,
 )
 
-_HEADER_NAME = b"x-request-id"
-# An id from a client or a proxy is echoed into logs and headers: only a short, plain token is
-# trusted, so it can neither forge log fields nor split a header.
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 # Any other method (a client may send "FOO") is counted as OTHER, keeping label sets bounded.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -111,10 +101,24 @@ class HttpMetrics:
     ``airline_http_errors_total{method,route}`` counts 5xx answers. It could be derived from
     ``requests_total{status=~"5.."}``, but a counter of its own makes the error-rate alert a
     plain ratio and stays present (at 0) once a route has been seen, so the ratio has no gaps;
-    ``airline_http_requests_in_progress`` (``livesum`` across workers) shows saturation.
+    ``airline_http_requests_in_progress`` (``livesum`` across workers) shows saturation;
+    ``airline_event_loop_lag_seconds`` comes from :func:`probe_loop_lag`.
 
-    Label children are cached per (method, route, status): ``labels()`` takes a lock and builds
-    a key on every call, the cache a dict lookup.
+    **Recording is the cheap half.** Counting a request through prometheus_client's metric
+    objects costs four locked updates and as many method calls; on a cheap request that is a
+    measurable share of the whole answer. So :meth:`record` only adds to a plain list per
+    (method, route, status): the duration to a sum, one to a bucket count (the event loop's
+    thread is the only writer, so nothing needs a lock). The three HTTP metrics are made from
+    those lists when a scrape asks, by :class:`_HttpCollector`; the in-progress gauge is set
+    from a plain count 20 times a second (:meth:`sample_in_progress`).
+
+    **Several workers** (``PROMETHEUS_MULTIPROC_DIR`` set, see
+    :func:`prepare_multiprocess_metrics`): the gauge and the lag histogram use
+    prometheus_client's own multiprocess files; the HTTP series are written by each worker to a
+    file of its own (``airline_http_<pid>.json``) four times a second and when it stops
+    (:meth:`flush`), and a scrape of any worker adds up every worker's file. A scrape sees
+    other workers' counts at most a quarter of a second late, which no scrape interval
+    notices.
     """
 
     def __init__(self, *, multiprocess_dir: str | None = None) -> None:
@@ -122,28 +126,6 @@ class HttpMetrics:
         default ``$PROMETHEUS_MULTIPROC_DIR`` when set, else single-process mode."""
         self.multiprocess_dir = multiprocess_dir or os.environ.get(MULTIPROC_ENV) or None
         self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
-            "http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ("method", "route", "status"),
-            namespace="airline",
-            registry=self.registry,
-        )
-        self._duration = Histogram(
-            "http_request_duration_seconds",
-            "Time from the request's arrival to the end of its answer, by method and route.",
-            ("method", "route"),
-            namespace="airline",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._errors = Counter(
-            "http_errors",
-            "HTTP requests answered with a 5xx status, by method and route template.",
-            ("method", "route"),
-            namespace="airline",
-            registry=self.registry,
-        )
         self.in_progress = Gauge(
             "http_requests_in_progress",
             "HTTP requests being answered now.",
@@ -164,57 +146,176 @@ class HttpMetrics:
             # happened to answer the scrape, so they are left out there.
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
-        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        #: (method label, route, status) -> [sum of seconds, count per latency bucket..., +Inf].
+        self._labelled: dict[tuple[str, str, int], list[float]] = {}
+        #: The same lists by the request's own method, as :meth:`record` looks them up.
+        self._series: dict[tuple[str, str, int], list[float]] = {}
+        self._collector = _HttpCollector(self)
+        self.registry.register(self._collector)
+        #: Requests being answered in this process now.
+        self.active = 0
+
+    def started(self) -> None:
+        """A request arrived (the in-progress gauge is set from this count by
+        :meth:`sample_in_progress`, not on every request)."""
+        self.active += 1
+
+    def finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        """A request that :meth:`started` was answered: count it (:meth:`record`, inline)."""
+        self.active -= 1
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._new_series(method, route, status)
+        series[0] += seconds
+        series[1 + bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def sample_in_progress(self) -> None:
+        """Copy the count of requests being answered to the gauge (the lag probe does it 20
+        times a second, and every scrape): a gauge update per request would cost two locked
+        writes, and a scrape only ever sees one moment anyway."""
+        self.in_progress.set(self.active)
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request. ``route`` must be a template, never a raw path."""
-        key = (method, route, status)
-        series = self._series.get(key)
+        series = self._series.get((method, route, status))
         if series is None:
-            series = self._children(key)
-        series[0].inc()
-        series[1].observe(seconds)
-        if series[2] is not None:
-            series[2].inc()
+            series = self._new_series(method, route, status)
+        series[0] += seconds
+        # Bucket i counts durations <= LATENCY_BUCKETS[i]; the last one, the rest (+Inf).
+        series[1 + bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
-    def _children(self, key: tuple[str, str, int]) -> tuple[Any, Any, Any]:
-        method, route, status = key
-        if method not in _METHODS:
-            method = "OTHER"
-        errors = self._errors.labels(method, route)
-        series = (
-            self._requests.labels(method, route, str(status)),
-            self._duration.labels(method, route),
-            errors if status >= 500 else None,
-        )
-        self._series[key] = series
+    def _new_series(self, method: str, route: str, status: int) -> list[float]:
+        # Any other method (a client may send "FOO") counts as OTHER: label sets stay bounded.
+        labels = (method if method in _METHODS else "OTHER", route, status)
+        series = self._labelled.get(labels)
+        if series is None:
+            series = self._labelled[labels] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        self._series[method, route, status] = series
         return series
+
+    def snapshot(self) -> list[tuple[str, str, int, list[float]]]:
+        """This process's series as (method label, route, status, [sum, buckets...]), each
+        read in one step (safe from the scrape's thread while the loop keeps counting)."""
+        return [
+            (method, route, status, list(series))
+            for (method, route, status), series in list(self._labelled.items())
+        ]
+
+    def flush(self) -> None:
+        """Multiprocess mode: write this worker's series to its file (atomically: a scrape
+        never reads half a file). Does nothing in single-process mode."""
+        if self.multiprocess_dir is None:
+            return
+        directory = Path(self.multiprocess_dir)
+        target = directory / f"{_SERIES_FILE_PREFIX}{os.getpid()}.json"
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(msgspec.json.encode(self.snapshot()))
+        partial.replace(target)
+
+    def _all_series(self) -> list[tuple[str, str, int, list[float]]]:
+        """Every worker's series in multiprocess mode (this one's live), else this one's."""
+        rows = self.snapshot()
+        if self.multiprocess_dir is None:
+            return rows
+        own = f"{_SERIES_FILE_PREFIX}{os.getpid()}.json"
+        for path in Path(self.multiprocess_dir).glob(f"{_SERIES_FILE_PREFIX}*.json"):
+            if path.name == own:
+                continue
+            try:
+                rows.extend(msgspec.json.decode(path.read_bytes(), type=list[_SeriesRow]))
+            except (OSError, msgspec.DecodeError):  # a worker's file vanished mid-scrape
+                continue
+        return rows
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The metrics as text in the format ``accept`` asks for (Prometheus text by default,
         OpenMetrics when asked), with its content type. In multiprocess mode, summed over every
         worker's files (read afresh at each scrape, as prometheus_client requires)."""
+        self.sample_in_progress()
         registry = self.registry
         if self.multiprocess_dir is not None:
             registry = CollectorRegistry()
             # prometheus_client leaves this constructor unannotated.
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            registry.register(self._collector)
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
+
+
+_SERIES_FILE_PREFIX: Final = "airline_http_"
+# The bucket bounds as Prometheus writes them (``le="0.005"``, ..., ``le="+Inf"``).
+_BOUNDS: Final = (*(repr(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")
+_SeriesRow = tuple[str, str, int, list[float]]
+
+
+class _HttpCollector(Collector):
+    """Makes the three HTTP metrics of :class:`HttpMetrics` from its plain series."""
+
+    def __init__(self, metrics: HttpMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        requests: dict[tuple[str, str, str], float] = {}
+        errors: dict[tuple[str, str], float] = {}
+        durations: dict[tuple[str, str], list[float]] = {}
+        for method, route, status, series in self.metrics._all_series():
+            count = sum(series[1:])
+            key = (method, route, str(status))
+            requests[key] = requests.get(key, 0.0) + count
+            errors[method, route] = errors.get((method, route), 0.0) + (
+                count if status >= 500 else 0.0
+            )
+            total = durations.setdefault((method, route), [0.0] * len(series))
+            for index, value in enumerate(series):
+                total[index] += value
+        family = CounterMetricFamily(
+            "airline_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels=("method", "route", "status"),
+        )
+        for labels, value in requests.items():
+            family.add_metric(labels, value)
+        yield family
+        errors_family = CounterMetricFamily(
+            "airline_http_errors",
+            "HTTP requests answered with a 5xx status, by method and route template.",
+            labels=("method", "route"),
+        )
+        for pair, value in errors.items():
+            errors_family.add_metric(pair, value)
+        yield errors_family
+        histogram = HistogramMetricFamily(
+            "airline_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its answer, by method and route.",
+            labels=("method", "route"),
+        )
+        for pair, total in durations.items():
+            cumulative = accumulate(total[1:])
+            histogram.add_metric(list(pair), list(zip(_BOUNDS, cumulative, strict=True)), total[0])
+        yield histogram
 
 
 #: Event-loop lag buckets: a healthy loop answers a timer within a millisecond or two.
 LAG_BUCKETS: Final = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 #: How often the lag probe wakes up.
 LAG_PROBE_INTERVAL: Final = 0.05
+#: The lag probe writes a worker's series every this many wake-ups (a quarter of a second).
+_FLUSH_EVERY: Final = 5
 
 
 async def probe_loop_lag(metrics: HttpMetrics, interval: float = LAG_PROBE_INTERVAL) -> None:
-    """Run until cancelled: sleep ``interval`` and record how much later than that it woke."""
+    """Run until cancelled: sleep ``interval`` and record how much later than that it woke;
+    and sample the requests in progress meanwhile (and, with several workers, write this
+    worker's series four times a second)."""
+    ticks = 0
     while True:
         started = perf_counter()
         await anyio.sleep(interval)
         metrics.loop_lag.observe(max(0.0, perf_counter() - started - interval))
+        metrics.sample_in_progress()
+        ticks += 1
+        if ticks % _FLUSH_EVERY == 0:
+            metrics.flush()
 
 
 def prepare_multiprocess_metrics(directory: Path) -> None:
@@ -246,109 +347,22 @@ def metrics_handler(metrics: HttpMetrics, path: str = "/metrics") -> HTTPRouteHa
     return scrape
 
 
-class RequestContextMiddleware:
-    """Give every HTTP request an id, then log it and count it once it is answered.
-
-    The id is the request's ``X-Request-ID`` when that is 1..128 characters of
-    ``[A-Za-z0-9._:-]`` (so a proxy's or a client's id follows the request), else a new one. It is
-    bound in :mod:`structlog.contextvars` for the whole request, so every log line the request
-    causes carries it, and it is added to the answer whatever its status.
-
-    After the answer, one ``request`` event is logged with the id, method, path, matched route
-    template, status, duration and the user (``scope["user"]``, left there by the authentication
-    middleware, which runs inside this one). If the inner app raises before answering, this
-    middleware answers a bare 500 problem itself, still with the id.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        metrics: HttpMetrics | None = None,
-        logger: FilteringBoundLogger | None = None,
-    ) -> None:
-        """:param metrics: where to count requests; ``None`` counts nothing.
-        :param logger: the access logger; by default structlog's ``airline.access``, bound now
-            (after :func:`airline_runtime.logs.configure_logging`) so each request skips the
-            lazy proxy."""
-        self.app = app
-        self.metrics = metrics
-        self.log: FilteringBoundLogger = (
-            logger if logger is not None else structlog.get_logger().bind(logger="airline.access")
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        started = perf_counter()
-        request_id = _request_id(scope["headers"])
-        id_header = (_HEADER_NAME, request_id.encode("ascii"))
-        # Read now: Litestar rewrites scope["path"] for mounted apps while routing.
-        method = scope["method"]
-        path = scope["path"]
-        status = 500
-        answered = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, answered
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                answered = True
-                message["headers"] = [*message.get("headers", ()), id_header]
-            await send(message)
-
-        token = logs.request_id.set(request_id)
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.in_progress.inc()
-        failure: Exception | None = None
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as error:
-            failure = error
-            if answered:
-                # The answer had begun: the server must learn it is cut short and drop the
-                # connection (the finally block still logs it).
-                raise
-            await _answer_internal_error(send_with_id)
-        finally:
-            seconds = perf_counter() - started
-            route = scope.get("path_template") or UNMATCHED_ROUTE
-            user = scope.get("user")
-            client = scope.get("client")
-            if metrics is not None:
-                metrics.in_progress.dec()
-                metrics.record(method, route, status, seconds)
-            fields = {
-                "request_id": request_id,
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "user_id": user.user_id if isinstance(user, Principal) else None,
-                "client": client[0] if client else None,
-            }
-            if failure is None:
-                logs.write_access(fields)
-            else:
-                self.log.error("request", exc_info=failure, **fields)
-            logs.request_id.reset(token)
+def sane_request_id(value: bytes) -> str | None:
+    """A request id sent by a client or a proxy, if it is 1..128 characters of
+    ``[A-Za-z0-9._:-]``: it is echoed into logs and headers, so only a short, plain token is
+    trusted, one that can neither forge log fields nor split a header."""
+    return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
 
 
-def _request_id(headers: Any) -> str:
-    for name, value in headers:
-        if name == _HEADER_NAME:
-            if _SANE_ID.fullmatch(value):
-                return str(value.decode("ascii"))
-            break
-    # 128 random bits, as unique as a uuid4 but a fraction of its cost (no system call); not a
-    # secret, so the non-cryptographic generator is fine (random reseeds itself after a fork).
-    return f"{getrandbits(128):032x}"
+def new_request_id() -> str:
+    """32 hex digits: 128 random bits, as unique as a uuid4 but a fraction of its cost (no
+    system call). Not a secret, so the non-cryptographic generator is fine (``random`` reseeds
+    itself after a fork)."""
+    return randbytes(16).hex()  # noqa: S311 - an id, not a secret
 
 
-async def _answer_internal_error(send: Send) -> None:
+async def answer_internal_error(send: Send) -> None:
+    """A bare 500 problem, for an exception that escaped the app before it answered."""
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": 500,

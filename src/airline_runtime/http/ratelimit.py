@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self
 
-from attrs import frozen
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -59,6 +58,7 @@ __all__ = [
     "RouteGroup",
     "client_address",
     "rate_limit_middleware",
+    "refuse",
     "route_group",
 ]
 
@@ -93,9 +93,13 @@ def _trusted_networks(proxies: tuple[str, ...]) -> tuple[_Network, ...]:
     return tuple(ipaddress.ip_network(proxy.strip(), strict=False) for proxy in proxies)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_address(text: str) -> _Address | None:
     """An address as proxies write it (``1.2.3.4``, ``1.2.3.4:5678``, ``2001:db8::1``,
-    ``[2001:db8::1]:443``), IPv4-mapped IPv6 unwrapped; ``None`` for anything else."""
+    ``[2001:db8::1]:443``), IPv4-mapped IPv6 unwrapped; ``None`` for anything else.
+
+    Remembered: the same few peers (a proxy, keep-alive clients) send request after request,
+    and parsing costs more than the rest of a rate-limit decision."""
     text = text.strip()
     if text.startswith("["):
         host, bracket, port = text[1:].partition("]")
@@ -116,6 +120,13 @@ def _parse_address(text: str) -> _Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical(text: str) -> str:
+    """A peer address in canonical form (the text itself when it is no address)."""
+    address = _parse_address(text)
+    return text if address is None else str(address)
+
+
 def _is_trusted(address: _Address, networks: tuple[_Network, ...]) -> bool:
     return any(address in network for network in networks)
 
@@ -132,10 +143,12 @@ def _client_address(scope: HTTPScope | Scope, networks: tuple[_Network, ...]) ->
     if not client:
         # No peer at all (a Unix socket, say): every such request shares one budget.
         return "unknown"
+    if not networks:
+        return _canonical(client[0])
     peer = _parse_address(client[0])
     if peer is None:
         return client[0]
-    if not networks or not _is_trusted(peer, networks):
+    if not _is_trusted(peer, networks):
         return str(peer)
     # Each trusted proxy appends the address it got the request from, so the rightmost hop that
     # is not one of ours is the client; anything left of it was written by the client itself.
@@ -179,36 +192,49 @@ def route_group(method: str, path: str) -> RouteGroup | None:
     return "read" if method in _READ_METHODS else "write"
 
 
-@frozen
 class RateLimitDecision:
     """What one request's count found: allowed or not, under which limit, and what is left.
 
     With several limits for a group (``10/minute;100/hour``) it describes the binding one: the
     exceeded limit that frees up last, else the one with the fewest requests left.
+
+    A plain slotted class, built once per request on the gateway's path (an attrs class costs
+    two to three times as much to build); nothing changes a decision once it is made.
     """
 
-    allowed: bool
-    limit: RateLimitItem
-    remaining: int
-    #: Whole seconds until the window resets, at least 1 (a ``Retry-After`` of 0 invites a spin).
-    reset_after: int
+    __slots__ = ("allowed", "limit", "remaining", "reset_after")
+
+    def __init__(self, allowed: bool, limit: RateLimitItem, remaining: int, reset_after: int):
+        self.allowed = allowed
+        self.limit = limit
+        self.remaining = remaining
+        #: Whole seconds until the window resets, at least 1 (a ``Retry-After`` of 0 invites a
+        #: spin).
+        self.reset_after = reset_after
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimitDecision(allowed={self.allowed}, limit={self.limit}, "
+            f"remaining={self.remaining}, reset_after={self.reset_after})"
+        )
 
     @classmethod
     def of(cls, limit: RateLimitItem, count: int, seconds_left: float) -> RateLimitDecision:
         """The decision for the ``count``-th hit of a window with ``seconds_left`` to run."""
+        amount = limit.amount
         return cls(
-            allowed=count <= limit.amount,
-            limit=limit,
-            remaining=max(0, limit.amount - count),
-            reset_after=max(1, math.ceil(seconds_left)),
+            count <= amount,
+            limit,
+            amount - count if count < amount else 0,
+            math.ceil(seconds_left) if seconds_left > 1 else 1,
         )
 
     def headers(self) -> list[_Header]:
         """``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (seconds)."""
         return [
-            (b"ratelimit-limit", str(self.limit.amount).encode()),
-            (b"ratelimit-remaining", str(self.remaining).encode()),
-            (b"ratelimit-reset", str(self.reset_after).encode()),
+            (b"ratelimit-limit", b"%d" % self.limit.amount),
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % self.reset_after),
         ]
 
     @property
@@ -310,6 +336,12 @@ class RateLimiter:
             "read": tuple(parse_many(settings.rate_limits.read)),
             "write": tuple(parse_many(settings.rate_limits.write)),
         }
+        # Per limit, what the memory store's count needs, made once: the item, the prefix of its
+        # keys and its window in seconds.
+        self._memory_limits = {
+            group: tuple((item, f"{group}/{item}/", item.get_expiry()) for item in items)
+            for group, items in self._limits.items()
+        }
         self._networks = _trusted_networks(tuple(settings.trusted_proxies))
         self._storage: Storage | None = None
         self._strategy: _CountingFixedWindow | None = None
@@ -396,11 +428,41 @@ class RateLimiter:
 
     def key_for(self, scope: HTTPScope, group: RouteGroup) -> str:
         """``user:<id>`` for a signed-in request, else ``ip:<client address>``; always the
-        address for the ``auth`` group."""
+        address for the ``auth`` group (:meth:`hit_in_memory` repeats this inline)."""
         user = scope.get("user")
         if group != "auth" and isinstance(user, Principal):
             return f"user:{user.user_id}"
         return f"ip:{_client_address(scope, self._networks)}"
+
+    @property
+    def counts_in_memory(self) -> bool:
+        """Whether :meth:`hit_in_memory` answers (the memory store, opened, limits on)."""
+        return self._windows is not None
+
+    def hit_in_memory(self, scope: HTTPScope) -> RateLimitDecision | None:
+        """:meth:`hit` on the memory store, without a coroutine: nothing there is awaited, and
+        the gateway calls this on every request. Only when :attr:`counts_in_memory`."""
+        group = route_group(scope["method"], scope["path"])
+        if group is None:
+            return None
+        windows = self._windows
+        if windows is None:
+            raise RuntimeError("the memory store is not open: check counts_in_memory first")
+        user = scope.get("user")
+        if group != "auth" and isinstance(user, Principal):
+            key = "user:" + user.user_id
+        else:
+            key = "ip:" + _client_address(scope, self._networks)
+        now = time.time()
+        limits = self._memory_limits[group]
+        if len(limits) == 1:  # the usual case, without building a list to pick from
+            item, prefix, seconds = limits[0]
+            count, seconds_left = windows.count(prefix + key, seconds, now)
+            return RateLimitDecision.of(item, count, seconds_left)
+        return _tightest(
+            RateLimitDecision.of(item, *windows.count(prefix + key, seconds, now))
+            for item, prefix, seconds in limits
+        )
 
     async def hit(self, scope: HTTPScope) -> RateLimitDecision | None:
         """Count one request. ``None`` when it is not limited: limits off, an exempt path, or
@@ -410,12 +472,11 @@ class RateLimiter:
         """
         if not self.enabled:
             return None
+        if self._windows is not None:
+            return self.hit_in_memory(scope)
         group = route_group(scope["method"], scope["path"])
         if group is None:
             return None
-        windows = self._windows
-        if windows is not None:
-            return self._count_in_memory(windows, group, self.key_for(scope, group))
         strategy = self._strategy
         if strategy is None:
             raise RuntimeError("RateLimiter.open() was not called (the app's lifespan does it)")
@@ -431,17 +492,6 @@ class RateLimiter:
             self._paused_until = 0.0
             logger.warning("rate-limit store reachable again; limits apply")
         return decision
-
-    def _count_in_memory(
-        self, windows: _MemoryWindows, group: RouteGroup, key: str
-    ) -> RateLimitDecision:
-        now = time.time()
-        return _tightest(
-            RateLimitDecision.of(
-                item, *windows.count(f"{group}/{item}/{key}", item.get_expiry(), now)
-            )
-            for item in self._limits[group]
-        )
 
     async def _count(
         self, strategy: _CountingFixedWindow, group: RouteGroup, key: str
@@ -496,7 +546,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if not decision.allowed:
-            await _refuse(scope, send, decision, _cors_headers(scope, self.cors))
+            await refuse(scope, send, decision, self.cors)
             return
         extra = decision.headers()
 
@@ -523,9 +573,11 @@ def _cors_headers(scope: HTTPScope, cors: CORSConfig | None) -> list[_Header]:
     return headers
 
 
-async def _refuse(
-    scope: HTTPScope, send: Send, decision: RateLimitDecision, extra: list[_Header]
+async def refuse(
+    scope: HTTPScope, send: Send, decision: RateLimitDecision, cors: CORSConfig | None
 ) -> None:
+    """Answer the 429 problem of a refused request, with ``Retry-After``, the ``RateLimit-*``
+    headers and, for an origin ``cors`` allows, the CORS headers a browser needs to read it."""
     await send_problem(
         scope,
         send,
@@ -536,7 +588,7 @@ async def _refuse(
         headers=[
             (b"retry-after", str(decision.reset_after).encode()),
             *decision.headers(),
-            *extra,
+            *_cors_headers(scope, cors),
         ],
     )
 
@@ -544,8 +596,9 @@ async def _refuse(
 def rate_limit_middleware(
     limiter: RateLimiter, cors: CORSConfig | None = None
 ) -> Callable[[ASGIApp], ASGIApp]:
-    """Wraps an ASGI app in the limiter: :func:`airline_runtime.http.app.gateway` uses it, and
-    it fits ``Litestar(middleware=[..., rate_limit_middleware(limiter)])`` too.
+    """Wraps an ASGI app in the limiter alone, for apps that do not use the whole gateway
+    (:class:`airline_runtime.http.gateway.Gateway` counts with the limiter itself): it fits
+    ``Litestar(middleware=[..., rate_limit_middleware(limiter)])``.
 
     With limits off (``AIRLINE_RATE_LIMIT=off``) it returns the app itself: not even a wrapper
     on the path. Litestar calls it as ``factory(app=...)``, hence the parameter's name.
