@@ -2,7 +2,8 @@
 
 Requires: the project with its server extra (`pip install -e '.[server]'`); nothing else, the
 load generator is in this file.
-To run: `python benchmarks/gateway.py` (about a minute; `--seconds` and `--rounds` to change).
+To run: `python benchmarks/gateway.py` (about two minutes; `--seconds` and `--rounds` to change).
+`--instructions` adds a count that noise cannot move (it needs valgrind: `apt install valgrind`).
 
 1. Logins: `airline serve` (one worker, SQLite, argon2id at OWASP parameters) answers
    `POST /api/v1/auth/token` from 1, 10 and 50 concurrent clients; it prints p50/p95 latency
@@ -15,6 +16,11 @@ To run: `python benchmarks/gateway.py` (about a minute; `--seconds` and `--round
    generator; it prints the median requests per second of each and their ratio. Twice: on a
    trivial `GET /api/v1/ping` (no I/O: the stack's worst case) and on the real app's
    `GET /api/v1/airports/{code}` (`create_app()` against `create_app(with_gateway=False)`).
+3. With `--instructions`: the server's CPU instructions per request for the trivial GET, bare and
+   with the stack, counted by valgrind's callgrind (one keep-alive client, requests in sequence;
+   the count of a short run is subtracted from a long one's, so start-up cancels out). Wall-clock
+   rates on a shared machine move by tens of percent from one round to the next; instruction
+   counts repeat to the last digit, so the ratio they give is the one to tune against.
 """
 
 from __future__ import annotations
@@ -175,8 +181,7 @@ def bare_app() -> Any:
 
 def gateway_app() -> Any:
     """uvicorn factory: the same endpoint inside the whole gateway stack of the real app."""
-    from airline_runtime.bootstrap import Runtime
-    from airline_runtime.http.app import gateway
+    from airline_runtime.http.gateway import gateway
     from airline_runtime.http.observability import HttpMetrics
     from airline_runtime.http.ratelimit import RateLimiter
     from airline_runtime.logs import configure_logging
@@ -196,8 +201,13 @@ def gateway_app() -> Any:
             yield
 
     app = _ping_app(lifespan=[lifespan])
-    app.state.runtime = Runtime(settings=settings, airline=_airline_with_jwts(settings))
-    app.asgi_handler = gateway(app.asgi_handler, HttpMetrics(), limiter=limiter)
+    airline = _airline_with_jwts(settings)
+    app.asgi_handler = gateway(
+        app.asgi_handler,
+        HttpMetrics(),
+        limiter=limiter,
+        authenticate=airline.accounts.authenticate,
+    )
     return app
 
 
@@ -317,7 +327,8 @@ def real_gateway_app() -> Any:
     return create_app()
 
 
-def bench_middleware(seconds: float, rounds: int, connections: int) -> None:
+def bench_middleware(seconds: float, rounds: int, connections: int) -> tuple[dict[str, str], bytes]:
+    """Both comparisons; the environment and the Authorization header line they used."""
     from airline_core import Principal, Role
     from airline_runtime.bootstrap import access_tokens
     from airline_runtime.settings import Settings
@@ -362,6 +373,7 @@ def bench_middleware(seconds: float, rounds: int, connections: int) -> None:
         rounds,
         connections,
     )
+    return env, auth
 
 
 def compare(
@@ -405,16 +417,86 @@ def compare(
     )
 
 
+def count_instructions(factory: str, headers: bytes, requests: int, env: dict[str, str]) -> int:
+    """The instructions a uvicorn server running ``factory`` executes in all, having answered
+    ``requests`` GETs of the trivial route (valgrind's callgrind)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            sys.executable, "-m", "uvicorn", f"gateway:{factory}", "--factory",
+            "--app-dir", str(ROOT / "benchmarks"), "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        # A fixed hash seed: string hashes decide dict probing, which would move the count.
+        server = subprocess.Popen(
+            command,
+            env={**env, "PYTHONHASHSEED": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client = socket.create_connection(("127.0.0.1", port), timeout=1)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            request = b"GET /api/v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n"
+            with client, client.makefile("rb") as answers:
+                for _ in range(requests):
+                    client.sendall(request)
+                    length = 0
+                    while (line := answers.readline()) != b"\r\n":
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    answers.read(length)
+        finally:
+            server.terminate()
+            server.wait()
+        for row in out.read_text().splitlines():
+            if row.startswith(("summary:", "totals:")):
+                return int(row.split()[1])
+    raise RuntimeError("callgrind wrote no totals")
+
+
+def bench_instructions(
+    env: dict[str, str], auth: bytes, short: int = 300, long: int = 1300
+) -> None:
+    per_request = {}
+    for name, factory, headers in (("bare", "bare_app", b""), ("gateway", "gateway_app", auth)):
+        counts = [count_instructions(factory, headers, n, env) for n in (short, long)]
+        per_request[name] = (counts[1] - counts[0]) / (long - short)
+    bare, full = per_request["bare"], per_request["gateway"]
+    print(
+        "instructions: GET /api/v1/ping, server instructions per request (callgrind, "
+        f"{long} - {short} requests)"
+    )
+    for name, count in per_request.items():
+        print(f"{name:>10}: {count / 1000:8.1f} k")
+    print(
+        f"     ratio: bare/gateway = {bare / full:.3f} (the stack costs {1 - bare / full:.1%} of "
+        "the bare throughput at equal CPU speed; target under 25%)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-logins", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions")
     arguments = parser.parse_args()
     if not arguments.skip_logins:
         bench_logins((1, 10, 50))
-    bench_middleware(arguments.seconds, arguments.rounds, arguments.connections)
+    env, auth = bench_middleware(arguments.seconds, arguments.rounds, arguments.connections)
+    if arguments.instructions:
+        bench_instructions(env, auth)
 
 
 if __name__ == "__main__":
