@@ -39,6 +39,17 @@ from airline_core.errors import (
 from airline_core.identity import Principal, Role, TokenPair, User
 from airline_core.money import Money
 from airline_core.pagination import Page, PageRequest
+from airline_core.pricing import BaseFarePricing, Pricing
+from airline_core.search import (
+    BestWeights,
+    ConnectionRules,
+    FlightSearch,
+    Itinerary,
+    Leg,
+    LegQuery,
+    SearchQuery,
+    SortOrder,
+)
 
 __version__ = "0.1.0"
 
@@ -50,29 +61,39 @@ __all__ = [
     "Airport",
     "AirportFilter",
     "AlreadyExists",
+    "BaseFarePricing",
+    "BestWeights",
     "Cabin",
     "CabinLayout",
     "City",
     "CityFilter",
     "Conflict",
+    "ConnectionRules",
     "FakeClock",
     "FieldError",
     "Flight",
     "FlightDraft",
     "FlightFilter",
+    "FlightSearch",
     "FlightStatus",
     "Forbidden",
     "InvalidRequest",
+    "Itinerary",
+    "Leg",
+    "LegQuery",
     "Money",
     "NotAuthenticated",
     "NotFound",
     "Page",
     "PageRequest",
+    "Pricing",
     "Principal",
     "Role",
+    "SearchQuery",
     "Seat",
     "SeatKind",
     "SeatLayout",
+    "SortOrder",
     "StillReferenced",
     "SystemClock",
     "TokenPair",

@@ -22,6 +22,7 @@ from airline_core.memory import (
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
+from airline_core.pagination import Page, PageRequest
 from airline_core.ports import (
     AccessTokens,
     AirplaneStore,
@@ -33,8 +34,12 @@ from airline_core.ports import (
     RefreshTokenStore,
     UserStore,
 )
+from airline_core.pricing import BaseFarePricing, Pricing
+from airline_core.search import ConnectionRules, FlightSearch, Itinerary, SearchQuery
 
 __all__ = ["Airline"]
+
+_FIRST_PAGE = PageRequest()
 
 
 @define
@@ -53,7 +58,12 @@ class Airline:
     airplanes: Airplanes
     flights: Flights
     accounts: Accounts
+    flight_search: FlightSearch
     clock: Clock = field(factory=SystemClock)
+
+    async def search(self, query: SearchQuery, page: PageRequest = _FIRST_PAGE) -> Page[Itinerary]:
+        """One page of itineraries for ``query`` (:meth:`FlightSearch.search`)."""
+        return await self.flight_search.search(query, page)
 
     @classmethod
     def from_stores(
@@ -69,6 +79,8 @@ class Airline:
         access_tokens: AccessTokens,
         clock: Clock | None = None,
         refresh_lifetime: timedelta = timedelta(days=30),
+        pricing: Pricing | None = None,
+        connections: ConnectionRules | None = None,
     ) -> Airline:
         clock = clock or SystemClock()
         return cls(
@@ -79,13 +91,24 @@ class Airline:
             accounts=Accounts(
                 users, refresh_tokens, password_hasher, access_tokens, clock, refresh_lifetime
             ),
+            flight_search=FlightSearch(
+                flights,
+                airports,
+                clock,
+                pricing=pricing or BaseFarePricing(),
+                connections=connections or ConnectionRules(),
+            ),
             clock=clock,
         )
 
     @classmethod
     @asynccontextmanager
     async def in_memory(
-        cls, *, clock: Clock | None = None, password_hasher: PasswordHasher | None = None
+        cls,
+        *,
+        clock: Clock | None = None,
+        password_hasher: PasswordHasher | None = None,
+        connections: ConnectionRules | None = None,
     ) -> AsyncIterator[Airline]:
         """An airline on memory stores that vanish when the block ends.
 
@@ -104,4 +127,5 @@ class Airline:
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,
+            connections=connections,
         )

@@ -24,12 +24,13 @@ from airline_core.catalog.filters import (
     city_key,
     flight_key,
 )
-from airline_core.catalog.model import Airplane, Airport, City, Flight
+from airline_core.catalog.model import Airplane, Airport, City, Flight, FlightStatus
 from airline_core.clock import SystemClock
 from airline_core.errors import AlreadyExists, NotAuthenticated, NotFound, StillReferenced
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import Clock
+from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
     "MemoryAccessTokens",
@@ -124,6 +125,14 @@ class MemoryAirportStore:
             raise StillReferenced(f"airport {code} still has flights")
         del self.catalog.airports[code]
 
+    async def serving(self, code: str) -> Sequence[Airport]:
+        airport = self.catalog.airports.get(code)
+        if airport is not None:
+            return [airport]
+        return sorted(
+            (a for a in self.catalog.airports.values() if a.city == code), key=airport_key
+        )
+
     async def list(self, criteria: AirportFilter, window: KeysetWindow) -> Sequence[Airport]:
         matching = [a for a in self.catalog.airports.values() if criteria.matches(a)]
         return select_window(matching, airport_key, window)
@@ -209,6 +218,32 @@ class MemoryFlightStore:
     async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
         matching = [f for f in self.catalog.flights.values() if criteria.matches(f)]
         return select_window(matching, flight_key, window)
+
+    async def legs(self, query: LegQuery) -> Sequence[Leg]:
+        found = []
+        for flight in self.catalog.flights.values():
+            fare = flight.fares.get(query.cabin)
+            layout = self.catalog.airplanes[flight.airplane_id].layout.cabin(query.cabin)
+            if fare is None or layout is None:
+                continue
+            leg = Leg(
+                flight_id=flight.id,
+                number=flight.number,
+                airline=flight.airline,
+                origin=flight.origin,
+                destination=flight.destination,
+                departs_at=flight.departs_at,
+                arrives_at=flight.arrives_at,
+                origin_time_zone=flight.origin_time_zone,
+                destination_time_zone=flight.destination_time_zone,
+                fare_minor_units=fare.minor_units,
+                currency=fare.currency,
+                seats_left=layout.seat_count,
+            )
+            cancelled = flight.status is FlightStatus.CANCELLED
+            if query.matches(leg, flight.departs_on, cancelled):
+                found.append(leg)
+        return found
 
     async def uses_airplane(self, airplane_id: str) -> bool:
         return any(f.airplane_id == airplane_id for f in self.catalog.flights.values())

@@ -61,6 +61,11 @@ class Money:
         return cls(int(Decimal(amount).scaleb(exponent)), currency)
 
     @property
+    def decimal(self) -> Decimal:
+        """The amount as an exact :class:`~decimal.Decimal` (``Decimal("123.40")``)."""
+        return Decimal(self.minor_units).scaleb(-minor_unit_exponent(self.currency))
+
+    @property
     def amount(self) -> str:
         """The amount as a decimal string with the currency's decimals: ``"123.40"``."""
         exponent = minor_unit_exponent(self.currency)

@@ -24,8 +24,9 @@ from airline_core.catalog.model import Airplane, Airport, City, Flight
 from airline_core.pagination import KeysetWindow
 
 if TYPE_CHECKING:
-    # Only annotations use them; importing the identity package here would be circular.
+    # Only annotations use them; importing these packages here would be circular.
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
+    from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
     "AccessTokens",
@@ -85,6 +86,10 @@ class AirportStore(Protocol):
 
     async def get_many(self, codes: Sequence[str]) -> dict[str, Airport]:
         """The airports among ``codes`` that exist, by code."""
+
+    async def serving(self, code: str) -> Sequence[Airport]:
+        """What a traveller means by ``code``: the airport with that code, else every airport of
+        the city with that code (none when neither exists). Ordered by code."""
 
     async def update(self, airport: Airport) -> None:
         """Replace the stored airport of the same code.
@@ -153,6 +158,11 @@ class FlightStore(Protocol):
 
     async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
         """Flights matching ``criteria``, ordered by departure instant, then id."""
+
+    async def legs(self, query: LegQuery) -> Sequence[Leg]:
+        """The flights answering ``query`` as legs, in any order: each with the base fare of
+        ``query.cabin`` and the seats left there (until bookings exist, the airplane's seats
+        in that cabin)."""
 
     async def uses_airplane(self, airplane_id: str) -> bool:
         """Whether any flight is flown with that airplane."""

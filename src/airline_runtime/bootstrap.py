@@ -96,6 +96,7 @@ async def bootstrap(
             access_tokens=access_tokens(settings),
             clock=clock,
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
+            connections=settings.connection_rules(),
         )
         yield Runtime(settings=settings, airline=airline, database=database)
 

@@ -10,9 +10,14 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from attrs import field, frozen
+
+from airline_core.catalog.model import is_iata_code
+from airline_core.search import ConnectionRules
 
 __all__ = ["RateLimits", "Settings", "SettingsError", "normalize_database_url"]
 
@@ -109,6 +114,33 @@ def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return networks
 
 
+def _connections(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``AIRLINE_MIN_CONNECTION_MINUTES``, ``AIRLINE_MAX_CONNECTION_MINUTES`` and
+    ``AIRLINE_CONNECTION_MINUTES_AT`` (``LHR=75,JFK=60``), checked together."""
+    day = 24 * 60
+    minimum = _integer(environ, "AIRLINE_MIN_CONNECTION_MINUTES", 45, 0, day)
+    maximum = _integer(environ, "AIRLINE_MAX_CONNECTION_MINUTES", 360, 1, day)
+    if minimum > maximum:
+        raise SettingsError(
+            "AIRLINE_MIN_CONNECTION_MINUTES: must not exceed AIRLINE_MAX_CONNECTION_MINUTES"
+        )
+    name = "AIRLINE_CONNECTION_MINUTES_AT"
+    at: list[tuple[str, int]] = []
+    for item in _list(environ, name):
+        code, equals, minutes = item.partition("=")
+        code = code.strip()
+        if not equals or not is_iata_code(code) or not minutes.strip().isdigit():
+            raise SettingsError(f"{name}: {item!r} is not CODE=MINUTES, such as LHR=75")
+        if not 0 <= int(minutes) <= maximum:
+            raise SettingsError(f"{name}: {code} must be 0..{maximum} minutes (the maximum)")
+        at.append((code, int(minutes)))
+    return {
+        "min_connection_minutes": minimum,
+        "max_connection_minutes": maximum,
+        "connection_minutes_at": tuple(at),
+    }
+
+
 #: Bytes of entropy below which a JWT signing secret is refused (HS256 wants at least 256 bits).
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -137,6 +169,19 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     log_format: str = "json"
     log_level: str = "info"
+    #: Connection times in minutes: the minimum, the maximum, and airports' own minimums.
+    min_connection_minutes: int = 45
+    max_connection_minutes: int = 360
+    connection_minutes_at: tuple[tuple[str, int], ...] = ()
+
+    def connection_rules(self) -> ConnectionRules:
+        return ConnectionRules(
+            minimum=timedelta(minutes=self.min_connection_minutes),
+            maximum=timedelta(minutes=self.max_connection_minutes),
+            minimum_at={
+                code: timedelta(minutes=minutes) for code, minutes in self.connection_minutes_at
+            },
+        )
 
     @property
     def effective_database_url(self) -> str:
@@ -199,6 +244,7 @@ class Settings:
             log_level=_choice(
                 environ, "AIRLINE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
+            **_connections(environ),
         )
 
     def signing_secret(self) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import cattrs
 from attrs import define
 from sqlalchemy import (
     ColumnElement,
+    Select,
     delete,
     exists,
     insert,
@@ -20,10 +22,19 @@ from sqlalchemy import (
 )
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
-from airline_core.catalog.model import Airplane, Airport, Cabin, City, Flight, SeatLayout
+from airline_core.catalog.model import (
+    Airplane,
+    Airport,
+    Cabin,
+    City,
+    Flight,
+    FlightStatus,
+    SeatLayout,
+)
 from airline_core.errors import NotFound
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
+from airline_core.search.legs import Leg, LegQuery
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import airplanes, airports, cities, flights
@@ -37,6 +48,8 @@ __all__ = [
 
 _layouts = cattrs.Converter()
 _FARE_COLUMNS = {cabin: f"fare_{cabin.value}" for cabin in Cabin}
+_SEAT_COLUMNS = {cabin: f"seats_{cabin.value}" for cabin in Cabin}
+_NO_SEATS: dict[str, int | None] = dict.fromkeys(_SEAT_COLUMNS.values())
 
 
 @define
@@ -145,6 +158,17 @@ class SQLAlchemyAirportStore:
         async with self.db.read() as connection:
             rows = await connection.execute(select(airports).where(airports.c.code.in_(codes)))
             return {row.code: self._airport(row) for row in rows}
+
+    async def serving(self, code: str) -> Sequence[Airport]:
+        query = (
+            select(airports)
+            .where(or_(airports.c.code == code, airports.c.city_code == code))
+            .order_by(airports.c.code)
+        )
+        async with self.db.read() as connection:
+            found = [self._airport(row) for row in await connection.execute(query)]
+        exact = [airport for airport in found if airport.code == code]
+        return exact or found
 
     async def update(self, airport: Airport) -> None:
         statement = (
@@ -283,6 +307,46 @@ def _flight(row: Any) -> Flight:
     )
 
 
+@cache
+def _legs_statement(cabin: Cabin) -> Select[Any]:
+    """The columns of a leg in ``cabin``, with both airports' zones."""
+    return select(
+        flights.c.id,
+        flights.c.number,
+        flights.c.airline,
+        flights.c.origin,
+        flights.c.destination,
+        flights.c.departs_at,
+        flights.c.arrives_at,
+        flights.c.currency,
+        flights.c[_FARE_COLUMNS[cabin]].label("fare"),
+        flights.c[_SEAT_COLUMNS[cabin]].label("seats"),
+        _origins.c.time_zone.label("origin_time_zone"),
+        _destinations.c.time_zone.label("destination_time_zone"),
+    ).select_from(
+        flights.join(_origins, _origins.c.code == flights.c.origin).join(
+            _destinations, _destinations.c.code == flights.c.destination
+        )
+    )
+
+
+def _leg(row: Any) -> Leg:
+    return Leg(
+        flight_id=row.id,
+        number=row.number,
+        airline=row.airline,
+        origin=row.origin,
+        destination=row.destination,
+        departs_at=row.departs_at,
+        arrives_at=row.arrives_at,
+        origin_time_zone=row.origin_time_zone,
+        destination_time_zone=row.destination_time_zone,
+        fare_minor_units=row.fare,
+        currency=row.currency,
+        seats_left=row.seats,
+    )
+
+
 @define
 class SQLAlchemyFlightStore:
     db: Database
@@ -293,6 +357,7 @@ class SQLAlchemyFlightStore:
     async def add_many(self, batch: Sequence[Flight]) -> None:
         if not batch:
             return
+        seats = await self._seats_of({flight.airplane_id for flight in batch})
         rows = [
             {
                 "id": flight.id,
@@ -301,6 +366,7 @@ class SQLAlchemyFlightStore:
                 "origin": flight.origin,
                 "destination": flight.destination,
                 **_flight_values(flight),
+                **seats.get(flight.airplane_id, _NO_SEATS),
             }
             for flight in batch
         ]
@@ -322,10 +388,31 @@ class SQLAlchemyFlightStore:
             raise NotFound(f"no flight has id {flight_id}")
         return _flight(row)
 
-    async def update(self, flight: Flight) -> None:
-        statement = (
-            update(flights).where(flights.c.id == flight.id).values(**_flight_values(flight))
+    async def _seats_of(self, airplane_ids: set[str]) -> dict[str, dict[str, int | None]]:
+        """The seats columns of a new flight, per airplane: its layout's seats per cabin."""
+        query = select(airplanes.c.id, airplanes.c.layout).where(
+            airplanes.c.id.in_(sorted(airplane_ids))
         )
+        async with self.db.read() as connection:
+            rows = list(await connection.execute(query))
+        seats = {}
+        for row in rows:
+            layout = _layouts.structure(json.loads(row.layout), SeatLayout)
+            seats[row.id] = {
+                column: None
+                if (cabin_layout := layout.cabin(cabin)) is None
+                else cabin_layout.seat_count
+                for cabin, column in _SEAT_COLUMNS.items()
+            }
+        return seats
+
+    async def update(self, flight: Flight) -> None:
+        values = _flight_values(flight)
+        current = await self.get(flight.id)
+        if current.airplane_id != flight.airplane_id:
+            # Until bookings hold seats, a new airplane brings all of its seats.
+            values.update((await self._seats_of({flight.airplane_id})).get(flight.airplane_id, {}))
+        statement = update(flights).where(flights.c.id == flight.id).values(**values)
         with integrity_errors(
             duplicate=f"{flight.number} already departs on {flight.departs_on}",
             reference=f"airplane {flight.airplane_id} does not exist",
@@ -357,6 +444,32 @@ class SQLAlchemyFlightStore:
         query = keyset(query, [flights.c.departs_at, flights.c.id], window, key)
         async with self.db.read() as connection:
             return [_flight(row) for row in await connection.execute(query)]
+
+    async def legs(self, query: LegQuery) -> Sequence[Leg]:
+        fare = flights.c[_FARE_COLUMNS[query.cabin]]
+        seats = flights.c[_SEAT_COLUMNS[query.cabin]]
+        statement = _legs_statement(query.cabin).where(
+            flights.c.status != FlightStatus.CANCELLED.value,
+            fare.is_not(None),
+            seats >= query.seats,
+            flights.c.departs_at > query.departs_after,
+        )
+        for column, values in (
+            (flights.c.origin, query.origins),
+            (flights.c.destination, query.destinations),
+            (flights.c.airline, query.airlines),
+        ):
+            if values is not None:
+                statement = statement.where(column.in_(sorted(values)))
+        if query.departs_on is not None:
+            statement = statement.where(flights.c.departs_on == query.departs_on)
+        if query.departs_from is not None:
+            statement = statement.where(flights.c.departs_at >= query.departs_from)
+        if query.departs_until is not None:
+            statement = statement.where(flights.c.departs_at <= query.departs_until)
+        async with self.db.read() as connection:
+            rows = await connection.execute(statement)
+            return [_leg(row) for row in rows]
 
     async def uses_airplane(self, airplane_id: str) -> bool:
         return await self._exists(flights.c.airplane_id == airplane_id)

@@ -136,11 +136,21 @@ flights = Table(
     Column("fare_business", BigInteger),
     Column("fare_premium_economy", BigInteger),
     Column("fare_economy", BigInteger),
+    # Seats left for sale per cabin (NULL where the airplane has no such cabin): set from the
+    # airplane's layout when the flight is scheduled, so search filters on them in SQL.
+    Column("seats_first", Integer),
+    Column("seats_business", Integer),
+    Column("seats_premium_economy", Integer),
+    Column("seats_economy", Integer),
     UniqueConstraint("number", "departs_on"),
     CheckConstraint("arrives_at > departs_at", name="arrives_after_departure"),
     CheckConstraint("origin <> destination", name="distinct_airports"),
-    Index(None, "origin", "departs_on", "departs_at"),
-    Index(None, "destination", "departs_on"),
+    # Search: the departures of an origin on a local date (to one destination, for direct
+    # searches); connections leaving an airport in a time window; flights into a destination
+    # in a time window. The last also serves listing by departure.
+    Index(None, "origin", "departs_on", "destination"),
+    Index(None, "origin", "departs_at"),
+    Index(None, "destination", "departs_at"),
     Index(None, "departs_at", "id"),
     **_MYSQL_TABLE,
 )

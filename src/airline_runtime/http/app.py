@@ -34,6 +34,7 @@ from airline_runtime.http.health import HealthController
 from airline_runtime.http.observability import HttpMetrics, metrics_handler, probe_loop_lag
 from airline_runtime.http.problems import exception_handlers
 from airline_runtime.http.ratelimit import RateLimiter
+from airline_runtime.http.search import SearchController
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
@@ -67,6 +68,7 @@ def _openapi() -> OpenAPIConfig:
         render_plugins=[swagger],
         tags=[
             Tag(name="catalog", description="Cities, airports, airplanes and flights"),
+            Tag(name="search", description="Itineraries for a day, direct and connecting"),
             Tag(name="identity", description="Accounts, tokens and the signed-in user"),
             Tag(name="operations", description="Health probes"),
         ],
@@ -136,6 +138,7 @@ def create_app(
             AirportController,
             AirplaneController,
             FlightController,
+            SearchController,
             AuthController,
             UserController,
             HealthController,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -29,7 +30,10 @@ from airline_core import (
     SeatLayout,
     TokenPair,
 )
+from airline_core.catalog.model import time_zone
 from airline_core.pagination import Page
+from airline_core.search import BestWeights, Itinerary, best_score
+from airline_core.search.ranking import SCORE_SCALE
 from airline_core.validation import Rules
 
 T = TypeVar("T")
@@ -440,3 +444,69 @@ class TokenResponse(Struct):
                 refresh_token=pair.refresh_token,
             )
         )
+
+
+# Search --------------------------------------------------------------------------------------
+
+
+class SegmentOut(Struct):
+    flight_id: str
+    number: str
+    airline: str
+    origin: Code
+    destination: Code
+    departs_at: LocalTime
+    origin_time_zone: str
+    arrives_at: LocalTime
+    destination_time_zone: str
+
+
+class ItineraryOut(Struct):
+    #: The flight ids joined by ".": what an offer is made for.
+    id: str
+    segments: list[SegmentOut]
+    stops: int
+    duration_minutes: int
+    price: Annotated[MoneyOut, Meta(description="for every passenger")]
+    seats_available: int
+    best_score: Annotated[
+        str,
+        Meta(
+            description="the `best` ranking's score for the party (lower ranks first), in the "
+            "currency's major units; see the search documentation"
+        ),
+    ]
+
+
+class ItineraryList(Struct):
+    data: list[ItineraryOut]
+    meta: PageMeta
+
+
+def _local(instant: datetime, zone: str) -> str:
+    return instant.astimezone(time_zone(zone)).isoformat()
+
+
+def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:
+    return ItineraryOut(
+        id=itinerary.id,
+        segments=[
+            SegmentOut(
+                flight_id=leg.flight_id,
+                number=leg.number,
+                airline=leg.airline,
+                origin=leg.origin,
+                destination=leg.destination,
+                departs_at=_local(leg.departs_at, leg.origin_time_zone),
+                origin_time_zone=leg.origin_time_zone,
+                arrives_at=_local(leg.arrives_at, leg.destination_time_zone),
+                destination_time_zone=leg.destination_time_zone,
+            )
+            for leg in itinerary.segments
+        ],
+        stops=itinerary.stops,
+        duration_minutes=itinerary.duration_minutes,
+        price=money_out(itinerary.price),
+        seats_available=itinerary.seats_available,
+        best_score=str(Decimal(best_score(itinerary, weights)).scaleb(-SCORE_SCALE)),
+    )
