@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import anyio
 import typer
@@ -237,6 +237,108 @@ def seed(
         return str(report)
 
     typer.echo(_run(work))
+
+
+@app.command()
+def search(
+    origin: Annotated[str, typer.Argument(help="Airport or city code, such as LHR or LON.")],
+    destination: Annotated[str, typer.Argument(help="Airport or city code, such as JFK.")],
+    day: Annotated[
+        str, typer.Argument(metavar="DATE", help="Local date of departure, YYYY-MM-DD.")
+    ],
+    passengers: Annotated[int, typer.Option(help="Travellers, 1..9.")] = 1,
+    cabin: Annotated[
+        str, typer.Option(help="first, business, premium_economy or economy.")
+    ] = "economy",
+    max_stops: Annotated[int, typer.Option(help="Connections allowed, 0..2.")] = 1,
+    sort: Annotated[str, typer.Option(help="best, price, departure or duration.")] = "best",
+    min_price: Annotated[str | None, typer.Option(help="Lowest total price.")] = None,
+    max_price: Annotated[str | None, typer.Option(help="Highest total price.")] = None,
+    depart_after: Annotated[
+        str | None, typer.Option(help="Earliest local departure, HH:MM.")
+    ] = None,
+    depart_before: Annotated[
+        str | None, typer.Option(help="Latest local departure, HH:MM.")
+    ] = None,
+    airlines: Annotated[str | None, typer.Option(help="Airline codes, such as BA,AA.")] = None,
+    max_duration: Annotated[int | None, typer.Option(help="Longest trip, in minutes.")] = None,
+    limit: Annotated[int, typer.Option(help="Itineraries per page, 1..200.")] = 20,
+    after: Annotated[str | None, typer.Option(help="Cursor of the next page.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's JSON answer instead of a table.")
+    ] = False,
+) -> None:
+    """Search flights as GET /api/v1/search/flights does, on the configured database."""
+    settings = _settings()
+    try:
+        departure_day = date.fromisoformat(day)
+    except ValueError:
+        fail(f"DATE: {day!r} is not a date such as 2026-12-01")
+
+    async def work() -> tuple[Any, Any]:
+        from airline_core import PageRequest
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.http.search import search_query
+
+        query = search_query(
+            origin=origin,
+            destination=destination,
+            day=departure_day,
+            passengers=passengers,
+            cabin=cabin,
+            max_stops=max_stops,
+            sort=sort,
+            min_price=min_price,
+            max_price=max_price,
+            depart_after=depart_after,
+            depart_before=depart_before,
+            airlines=airlines,
+            max_duration=max_duration,
+        )
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            page = await runtime.airline.search(query, PageRequest(limit=limit, after=after))
+            return page, runtime.airline.flight_search.weights
+
+    page, weights = _run(work)
+    from airline_runtime.http.schemas import ItineraryList, itinerary_out, meta_of
+
+    answer = ItineraryList(
+        data=[itinerary_out(itinerary, weights) for itinerary in page.items], meta=meta_of(page)
+    )
+    if as_json:
+        import msgspec
+
+        typer.echo(msgspec.json.encode(answer).decode())
+        return
+    _print_itineraries(answer)
+
+
+def _print_itineraries(answer: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not answer.data:
+        typer.echo("no itineraries")
+        return
+    table = Table(box=None, header_style="bold")
+    for heading in ("departs", "arrives", "route", "flights", "stops", "time", "price", "seats"):
+        table.add_column(heading, justify="right" if heading in {"stops", "seats"} else "left")
+    for itinerary in answer.data:
+        first, last = itinerary.segments[0], itinerary.segments[-1]
+        hours, minutes = divmod(itinerary.duration_minutes, 60)
+        table.add_row(
+            first.departs_at[:16].replace("T", " "),
+            last.arrives_at[:16].replace("T", " "),
+            "-".join([first.origin, *(segment.destination for segment in itinerary.segments)]),
+            " ".join(segment.number for segment in itinerary.segments),
+            str(itinerary.stops),
+            f"{hours}h{minutes:02d}",
+            f"{itinerary.price.amount} {itinerary.price.currency}",
+            str(itinerary.seats_available),
+        )
+    Console(width=120).print(table)
+    if answer.meta.after:
+        typer.echo(f"more: --after {answer.meta.after}")
 
 
 @app.command()

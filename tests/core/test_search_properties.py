@@ -353,7 +353,7 @@ def test_the_strategies_reach_connections() -> None:
     """The random schedules do produce one- and two-stop answers (else the property is weak)."""
     seen: dict[int, int] = {}
 
-    @settings(max_examples=400, deadline=None, database=None)
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True)
     @given(case=cases(), rules=connection_rules)
     def count(case: tuple[list[Flight], SearchQuery], rules: ConnectionRules) -> None:
         schedule, query = case

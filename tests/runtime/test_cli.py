@@ -45,7 +45,7 @@ def test_version() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["serve"], ["demo"], ["seed"], ["db"], ["db", "upgrade"]):
+    for command in ([], ["serve"], ["demo"], ["seed"], ["search"], ["db"], ["db", "upgrade"]):
         code, out, _ = invoke({}, *command, "--help")
         assert code == 0
         assert "Usage" in out
@@ -275,3 +275,75 @@ def test_serve_with_workers_adds_up_metrics_and_cleans_up(tmp_path: Path) -> Non
             time.sleep(0.1)
         assert served == 10
     assert list(scratch.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The embedded default with the six busiest airports and two days of flights."""
+    env = {"AIRLINE_DATA_DIR": str(tmp_path_factory.mktemp("seeded")), "AIRLINE_DATABASE_URL": ""}
+    code, _, err = invoke(env, "seed", "--airports", "6", "--days", "2")
+    assert code == 0, err
+    return env
+
+
+def tomorrow() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+
+
+def test_search_prints_a_table_of_itineraries(seeded: dict[str, str]) -> None:
+    code, out, err = invoke(seeded, "search", "ATL", "DFW", tomorrow(), "--limit", "3")
+    assert code == 0, err
+    header, *rows = [line for line in out.splitlines() if line.strip()]
+    assert header.split() == [
+        "departs",
+        "arrives",
+        "route",
+        "flights",
+        "stops",
+        "time",
+        "price",
+        "seats",
+    ]
+    assert 1 <= len([row for row in rows if "ATL" in row]) <= 3
+    assert all(" USD " in row for row in rows if "ATL" in row)
+
+
+def test_search_json_is_the_api_answer_and_pages(seeded: dict[str, str]) -> None:
+    import json
+
+    code, out, err = invoke(seeded, "search", "ATL", "DFW", tomorrow(), "--json", "--limit", "1")
+    assert code == 0, err
+    answer = json.loads(out)
+    [itinerary] = answer["data"]
+    assert {"id", "segments", "stops", "duration_minutes", "price", "seats_available"} <= set(
+        itinerary
+    )
+    assert itinerary["segments"][0]["origin"] == "ATL"
+    cursor = answer["meta"]["after"]
+    assert cursor
+    code, out, err = invoke(
+        seeded, "search", "ATL", "DFW", tomorrow(), "--json", "--limit", "1", "--after", cursor
+    )
+    assert code == 0, err
+    assert json.loads(out)["data"][0]["id"] != itinerary["id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["XYZ", "DFW", "TOMORROW"], "origin: no airport or city has code XYZ"),
+        (["ATL", "ATL", "TOMORROW"], "destination: must differ from the origin"),
+        (["ATL", "DFW", "2001-01-01"], "date: is in the past"),
+        (["ATL", "DFW", "someday"], "DATE: 'someday' is not a date"),
+        (["ATL", "DFW", "TOMORROW", "--passengers", "12"], "passengers: must be between 1 and 9"),
+        (["ATL", "DFW", "TOMORROW", "--after", "nonsense"], "after: is not a cursor"),
+    ],
+)
+def test_search_bad_input_is_one_line(
+    seeded: dict[str, str], args: list[str], message: str
+) -> None:
+    args = [tomorrow() if arg == "TOMORROW" else arg for arg in args]
+    code, _, err = invoke(seeded, "search", *args)
+    assert message in one_line_error(code, err)

@@ -134,6 +134,10 @@ class SearchQuery:
             )
         rules.check()
 
+    #: Read a cabin or a sort order by name; :class:`InvalidRequest` naming the field if none.
+    parse_cabin = staticmethod(_cabin)
+    parse_sort = staticmethod(_sort)
+
     def fingerprint(self) -> str:
         """The query in one line, for cursors: a cursor only continues the query it came from."""
         airlines = ",".join(sorted(self.airlines)) if self.airlines is not None else ""

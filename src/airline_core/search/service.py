@@ -185,10 +185,8 @@ class FlightSearch:
     async def _airports(self, code: str, field_name: str) -> list[Airport]:
         airports = list(await self.airports.serving(code))
         if not airports:
-            raise NotFound(
-                f"no airport or city has code {code}",
-                errors=[FieldError(field_name, f"no airport or city has code {code}")],
-            )
+            error = FieldError(field_name, f"no airport or city has code {code}")
+            raise NotFound(str(error), errors=[error])
         return airports
 
 

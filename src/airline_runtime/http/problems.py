@@ -172,6 +172,8 @@ def _core_error(request: Request[Any, Any, Any], error: AirlineError) -> Respons
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+# Litestar names a missing query, path or header parameter only in its message.
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 
 def _field_path(key: str, message: str) -> str:
@@ -192,6 +194,9 @@ def _validation_error(
         for item in extra
         if isinstance(item, dict) and "message" in item
     ]
+    missing = _MISSING_PARAMETER.match(str(error.detail))
+    if not errors and missing:
+        errors = [FieldError(missing.group(1), "is required")]
     detail = "; ".join(str(e) for e in errors) or str(error.detail)
     return problem(request, 422, "validation", "The request is not valid", detail, errors=errors)
 

@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from airline_core import FieldError, InvalidRequest, PageRequest, SearchQuery
+from airline_core import Cabin, FieldError, InvalidRequest, PageRequest, SearchQuery, SortOrder
 from airline_core.search import parse_price
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.problems import problem_responses
@@ -64,6 +64,10 @@ def search_query(
     highest = None if max_price is None else attempt(lambda: parse_price("max_price", max_price))
     after = attempt(lambda: local_time("depart_after", depart_after))
     before = attempt(lambda: local_time("depart_before", depart_before))
+    # Parsed here rather than by SearchQuery, so that a bad cabin or sort does not hide the
+    # other fields' errors.
+    cabin_choice = attempt(lambda: SearchQuery.parse_cabin(cabin))
+    order = attempt(lambda: SearchQuery.parse_sort(sort))
     carriers = None
     if airlines is not None:
         carriers = frozenset(code.strip() for code in airlines.split(",") if code.strip())
@@ -73,9 +77,9 @@ def search_query(
             destination=destination,
             date=day,
             passengers=passengers,
-            cabin=cabin,
+            cabin=cabin_choice or Cabin.ECONOMY,
             max_stops=max_stops,
-            sort=sort,
+            sort=order or SortOrder.BEST,
             min_price=lowest,
             max_price=highest,
             depart_after=after,
