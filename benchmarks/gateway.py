@@ -239,19 +239,25 @@ def _airline_with_jwts(settings: Any) -> Any:
 
 
 async def _load(
-    port: int, path: str, headers: bytes, connections: int, seconds: float
+    port: int, path: str | list[str], headers: bytes, connections: int, seconds: float
 ) -> list[float]:
-    """Keep-alive HTTP/1.1 GETs on ``connections`` sockets for ``seconds``; the latencies."""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + headers + b"\r\n"
+    """Keep-alive HTTP/1.1 GETs on ``connections`` sockets for ``seconds``; the latencies.
+    With several paths, each connection goes through them in turn from its own start."""
+    paths = [path] if isinstance(path, str) else path
+    requests = [
+        f"GET {each} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + headers + b"\r\n" for each in paths
+    ]
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
-    async def connection() -> None:
+    async def connection(offset: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sent = offset
         try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                writer.write(request)
+                writer.write(requests[sent % len(requests)])
+                sent += 1
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n"):
@@ -264,12 +270,13 @@ async def _load(
         finally:
             writer.close()
 
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    step = max(1, len(requests) // connections)
+    await asyncio.gather(*(connection(index * step) for index in range(connections)))
     return latencies
 
 
 def _load_process(
-    port: int, path: str, headers: bytes, connections: int, seconds: float, out: Any
+    port: int, path: str | list[str], headers: bytes, connections: int, seconds: float, out: Any
 ) -> None:
     try:
         import uvloop
@@ -280,7 +287,9 @@ def _load_process(
     out.send(asyncio.run(_load(port, path, headers, connections, seconds)))
 
 
-def run_load(port: int, path: str, headers: bytes, connections: int, seconds: float) -> list[float]:
+def run_load(
+    port: int, path: str | list[str], headers: bytes, connections: int, seconds: float
+) -> list[float]:
     """The load generator in a process of its own, so it never shares the server's loop."""
     receiver, sender = multiprocessing.Pipe(duplex=False)
     process = multiprocessing.Process(
@@ -292,9 +301,11 @@ def run_load(port: int, path: str, headers: bytes, connections: int, seconds: fl
     return latencies
 
 
-def start_server(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(
+    factory: str, port: int, env: dict[str, str], module: str = "gateway"
+) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "uvicorn", f"gateway:{factory}", "--factory",
+        sys.executable, "-m", "uvicorn", f"{module}:{factory}", "--factory",
         "--app-dir", str(ROOT / "benchmarks"), "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "warning", "--no-access-log", "--loop", "auto", "--http", "auto",
     ]  # fmt: skip

@@ -186,6 +186,9 @@ def seed(
     random_seed: Annotated[
         int, typer.Option("--seed", help="Seed of the generator: same seed, same schedule.")
     ] = 7,
+    density: Annotated[
+        int, typer.Option(min=1, max=4, help="Multiply every route's daily departures.")
+    ] = 1,
 ) -> None:
     """Load real airports (airportsdata), realistic airplanes and a generated schedule."""
     settings = _settings()
@@ -232,6 +235,7 @@ def seed(
                     days=days,
                     start=first_day,
                     seed=random_seed,
+                    density=density,
                     progress=progress,
                 )
         return str(report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from attrs import frozen
+from attrs import field, frozen
 
 from airline_core.catalog.model import time_zone
 from airline_core.money import Money
@@ -28,10 +28,24 @@ class Itinerary:
     price: Money
     passengers: int
     seats_available: int
+    # Worked out once when made: ranking and paging read them several times per itinerary.
+    id: str = field(init=False)
+    departs_epoch: int = field(init=False)
+    duration_minutes: int = field(init=False)
+    #: Minutes after local midnight at the origin when the first flight leaves.
+    departure_minute_of_day: int = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return ITINERARY_ID_SEPARATOR.join(leg.flight_id for leg in self.segments)
+    def __attrs_post_init__(self) -> None:
+        first, last = self.segments[0], self.segments[-1]
+        local = first.departs_at.astimezone(time_zone(first.origin_time_zone))
+        derived = {
+            "id": ITINERARY_ID_SEPARATOR.join(leg.flight_id for leg in self.segments),
+            "departs_epoch": int(first.departs_at.timestamp()),
+            "duration_minutes": int((last.arrives_at - first.departs_at).total_seconds()) // 60,
+            "departure_minute_of_day": local.hour * 60 + local.minute,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def flight_ids(self) -> tuple[str, ...]:
@@ -52,18 +66,3 @@ class Itinerary:
     @property
     def arrives_at(self) -> datetime:
         return self.segments[-1].arrives_at
-
-    @property
-    def departs_epoch(self) -> int:
-        return int(self.departs_at.timestamp())
-
-    @property
-    def duration_minutes(self) -> int:
-        return int((self.arrives_at - self.departs_at).total_seconds()) // 60
-
-    @property
-    def departure_minute_of_day(self) -> int:
-        """Minutes after local midnight at the origin when the first flight leaves."""
-        first = self.segments[0]
-        local = first.departs_at.astimezone(time_zone(first.origin_time_zone))
-        return local.hour * 60 + local.minute

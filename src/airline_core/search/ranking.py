@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from functools import cache
 
 from attrs import frozen
 
@@ -57,14 +58,25 @@ def scaled_price(itinerary: Itinerary) -> int:
     return itinerary.price.minor_units * factor
 
 
+@cache
+def _per_minute_and_stop(weights: BestWeights) -> tuple[int, int, int]:
+    """The weights as exact integers of the score's unit, worked out once per weights."""
+    return (
+        _scaled(weights.per_minute_of_duration),
+        _scaled(weights.per_stop),
+        _scaled(weights.per_minute_after_midnight),
+    )
+
+
 def best_score(itinerary: Itinerary, weights: BestWeights = DEFAULT_WEIGHTS) -> int:
     """The ``best`` score of an itinerary for its party (lower ranks first)."""
+    duration, stop, after_midnight = _per_minute_and_stop(weights)
     per_passenger = (
-        weights.per_minute_of_duration * itinerary.duration_minutes
-        + weights.per_stop * itinerary.stops
-        + weights.per_minute_after_midnight * itinerary.departure_minute_of_day
+        duration * itinerary.duration_minutes
+        + stop * itinerary.stops
+        + after_midnight * itinerary.departure_minute_of_day
     )
-    return scaled_price(itinerary) + _scaled(per_passenger) * itinerary.passengers
+    return scaled_price(itinerary) + per_passenger * itinerary.passengers
 
 
 def sort_key(

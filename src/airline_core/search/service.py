@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-import attrs
 from attrs import define, field
 
-from airline_core.catalog.model import Airport, time_zone
+from airline_core.catalog.model import Airport, Cabin, time_zone
 from airline_core.errors import FieldError, InvalidRequest, NotFound
 from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page, select_window
 from airline_core.ports import AirportStore, Clock, FlightStore
@@ -22,6 +21,8 @@ from airline_core.search.ranking import DEFAULT_WEIGHTS, BestWeights, sort_key, 
 __all__ = ["FlightSearch"]
 
 _FIRST_PAGE = PageRequest()
+#: Codes remembered at most (the IATA has about 10,000 airports and cities).
+_REMEMBERED_CODES = 20_000
 
 
 @define
@@ -41,6 +42,10 @@ class FlightSearch:
     pricing: Pricing = field(factory=BaseFarePricing)
     connections: ConnectionRules = field(factory=ConnectionRules)
     weights: BestWeights = DEFAULT_WEIGHTS
+    #: How long what a code means is remembered: an airport added, moved to another city or
+    #: removed shows in search at most this much later.
+    airports_ttl: timedelta = timedelta(seconds=60)
+    _serving: dict[str, tuple[list[Airport], datetime]] = field(factory=dict, init=False)
 
     async def search(self, query: SearchQuery, page: PageRequest = _FIRST_PAGE) -> Page[Itinerary]:
         """One page of the itineraries answering ``query``, in its sort order.
@@ -67,14 +72,11 @@ class FlightSearch:
         if all(query.date < now.astimezone(airport.zone).date() for airport in origins):
             raise InvalidRequest.for_field("date", "is in the past at the origin")
 
-        base = LegQuery(
-            cabin=query.cabin, seats=query.passengers, departs_after=now, airlines=query.airlines
-        )
+        base = _LegBase(query.cabin, query.passengers, now, query.airlines)
         firsts = [
             leg
             for leg in await self.flights.legs(
-                attrs.evolve(
-                    base,
+                base.where(
                     origins=origin_codes,
                     departs_on=query.date,
                     destinations=None if query.max_stops else destination_codes,
@@ -104,7 +106,7 @@ class FlightSearch:
     async def _successors(
         self,
         query: SearchQuery,
-        base: LegQuery,
+        base: _LegBase,
         firsts: Sequence[Leg],
         ends: frozenset[str],
         destinations: frozenset[str],
@@ -120,8 +122,7 @@ class FlightSearch:
         latest = self._latest(window[1], connecting, query.max_duration)
         hubs = frozenset(leg.destination for leg in connecting)
         seconds = await self.flights.legs(
-            attrs.evolve(
-                base,
+            base.where(
                 origins=hubs,
                 # With two stops the second flight may go anywhere but back.
                 destinations=destinations if query.max_stops == 1 else None,
@@ -135,8 +136,7 @@ class FlightSearch:
             window = self.connections.window_after(middles)
             if window is not None:
                 thirds = await self.flights.legs(
-                    attrs.evolve(
-                        base,
+                    base.where(
                         origins=frozenset(leg.destination for leg in middles),
                         destinations=destinations,
                         departs_from=window[0],
@@ -168,11 +168,12 @@ class FlightSearch:
         price = self.pricing.price(legs[0], query.passengers)
         for leg in legs[1:]:
             price = price + self.pricing.price(leg, query.passengers)
-        amount = price.decimal
-        if (query.min_price is not None and amount < query.min_price) or (
-            query.max_price is not None and amount > query.max_price
-        ):
-            return
+        if query.min_price is not None or query.max_price is not None:
+            amount = price.decimal
+            if (query.min_price is not None and amount < query.min_price) or (
+                query.max_price is not None and amount > query.max_price
+            ):
+                return
         found.append(
             Itinerary(
                 segments=legs,
@@ -183,11 +184,54 @@ class FlightSearch:
         )
 
     async def _airports(self, code: str, field_name: str) -> list[Airport]:
+        """The airports ``code`` means, remembered for :attr:`airports_ttl` (airports change
+        seldom, and a search would otherwise spend two of its three queries here). Unknown
+        codes are not remembered, so a new airport is found at once."""
+        now = self.clock.now()
+        known = self._serving.get(code)
+        if known is not None and known[1] > now:
+            return known[0]
         airports = list(await self.airports.serving(code))
-        if not airports:
+        if airports:
+            if len(self._serving) >= _REMEMBERED_CODES:
+                self._serving.clear()
+            self._serving[code] = (airports, now + self.airports_ttl)
+        else:
             error = FieldError(field_name, f"no airport or city has code {code}")
             raise NotFound(str(error), errors=[error])
         return airports
+
+
+@define
+class _LegBase:
+    """What every leg query of one search shares; :meth:`where` adds the rest (cheaper than
+    ``attrs.evolve``, which a search would call up to three times)."""
+
+    cabin: Cabin
+    seats: int
+    departs_after: datetime
+    airlines: frozenset[str] | None
+
+    def where(
+        self,
+        *,
+        origins: frozenset[str] | None = None,
+        destinations: frozenset[str] | None = None,
+        departs_on: date | None = None,
+        departs_from: datetime | None = None,
+        departs_until: datetime | None = None,
+    ) -> LegQuery:
+        return LegQuery(
+            cabin=self.cabin,
+            seats=self.seats,
+            departs_after=self.departs_after,
+            airlines=self.airlines,
+            origins=origins,
+            destinations=destinations,
+            departs_on=departs_on,
+            departs_from=departs_from,
+            departs_until=departs_until,
+        )
 
 
 def _departs_in_window(leg: Leg, after: time | None, before: time | None) -> bool:

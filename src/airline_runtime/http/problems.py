@@ -24,6 +24,7 @@ from litestar.types import (
     Scope,
     Send,
 )
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from airline_core.errors import (
     AirlineError,
@@ -234,8 +235,27 @@ def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[d
     )
 
 
+def _database_error(request: Request[Any, Any, Any], error: DBAPIError) -> Response[dict[str, Any]]:
+    """A lost connection or a server that stopped answering is worth retrying; anything else
+    the database says is a bug of ours."""
+    if error.connection_invalidated or isinstance(error, OperationalError):
+        logger.warning(
+            "database unavailable on %s %s: %s", request.method, request.url.path, error.orig
+        )
+        return problem(
+            request,
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is unavailable; retry shortly",
+            headers=_HEADERS_BY_STATUS[503],
+        )
+    return _unexpected(request, error)
+
+
 exception_handlers: ExceptionHandlersMap = {
     AirlineError: _core_error,
+    DBAPIError: _database_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     Exception: _unexpected,
