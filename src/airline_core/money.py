@@ -27,9 +27,17 @@ def minor_unit_exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
+_VALID_CURRENCIES: set[str] = set()
+
+
 def _check_currency(_instance: object, _attribute: object, value: str) -> None:
+    # Every price of a search is a new Money: codes seen valid once skip the pattern.
+    if value in _VALID_CURRENCIES:
+        return
     if not _CURRENCY.fullmatch(value):
         raise InvalidRequest.for_field("currency", "must be an ISO 4217 code such as EUR")
+    if len(_VALID_CURRENCIES) < 1000:
+        _VALID_CURRENCIES.add(value)
 
 
 def _check_whole(_instance: object, _attribute: object, value: int) -> None:
@@ -69,7 +77,12 @@ class Money:
     def amount(self) -> str:
         """The amount as a decimal string with the currency's decimals: ``"123.40"``."""
         exponent = minor_unit_exponent(self.currency)
-        return f"{Decimal(self.minor_units).scaleb(-exponent):.{exponent}f}"
+        units = abs(self.minor_units)
+        sign = "-" if self.minor_units < 0 else ""
+        if exponent == 0:
+            return f"{sign}{units}"
+        whole, fraction = divmod(units, 10**exponent)
+        return f"{sign}{whole}.{fraction:0{exponent}d}"
 
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:

@@ -28,6 +28,7 @@ __all__ = [
     "KeysetWindow",
     "Page",
     "PageRequest",
+    "Scope",
     "SortKey",
     "make_page",
     "select_window",
@@ -37,6 +38,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 SortKey = tuple[str | int, ...]
+#: What a cursor is bound to: the query in one string, or a function that makes it (called only
+#: when a cursor is read or written, since most first pages need neither).
+Scope = str | Callable[[], str]
 T = TypeVar("T")
 
 
@@ -78,7 +82,7 @@ class KeysetWindow:
 
     @classmethod
     def open(
-        cls, request: PageRequest, scope: str, shape: tuple[type, ...] = (str,)
+        cls, request: PageRequest, scope: Scope, shape: tuple[type, ...] = (str,)
     ) -> KeysetWindow:
         """Decode the request's cursor for the query named by ``scope``, whose sort key has the
         types in ``shape``."""
@@ -102,7 +106,7 @@ class Page(Generic[T]):
 
 
 def make_page(
-    rows: Sequence[T], window: KeysetWindow, key: Callable[[T], SortKey], scope: str
+    rows: Sequence[T], window: KeysetWindow, key: Callable[[T], SortKey], scope: Scope
 ) -> Page[T]:
     """Build the page from the rows a store returned for ``window``."""
     more = len(rows) > window.limit
@@ -117,16 +121,17 @@ def make_page(
     return Page(items=tuple(shown), limit=window.limit, after=after, before=before)
 
 
-def _fingerprint(scope: str) -> str:
-    return hashlib.blake2s(scope.encode(), digest_size=6).hexdigest()
+def _fingerprint(scope: Scope) -> str:
+    text = scope if isinstance(scope, str) else scope()
+    return hashlib.blake2s(text.encode(), digest_size=6).hexdigest()
 
 
-def _encode(key: SortKey, scope: str) -> str:
+def _encode(key: SortKey, scope: Scope) -> str:
     payload = json.dumps([_fingerprint(scope), list(key)], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode(name: str, cursor: str, scope: str, shape: tuple[type, ...]) -> SortKey:
+def _decode(name: str, cursor: str, scope: Scope, shape: tuple[type, ...]) -> SortKey:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         fingerprint, key = json.loads(base64.urlsafe_b64decode(padded.encode()))

@@ -4,6 +4,7 @@ question a store answers about them (:class:`LegQuery`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NamedTuple
 
 from attrs import frozen
 
@@ -12,13 +13,12 @@ from airline_core.catalog.model import Cabin
 __all__ = ["Leg", "LegQuery"]
 
 
-@frozen(kw_only=True)
-class Leg:
+class Leg(NamedTuple):
     """One flight as search sees it: its route and times, and, for the cabin asked about, its
     base fare per passenger and how many seats are left.
 
-    Stores build these from rows they trust (no rule is checked again): a search reads
-    hundreds of them per query.
+    A named tuple rather than an attrs class: stores build hundreds per search from rows they
+    trust (no rule is checked again), and a tuple is built in a fraction of the time.
     """
 
     flight_id: str

@@ -54,7 +54,7 @@ class FlightSearch:
         :raises InvalidRequest: the date is past at the origin, origin and destination share an
             airport, or the cursor is malformed or belongs to another query.
         """
-        scope = query.fingerprint()
+        scope = query.fingerprint  # made only if a cursor is read or written
         window = KeysetWindow.open(page, scope, sort_key_shape(query.sort))
         key = sort_key(query.sort, self.weights)
         found = await self.itineraries(query)

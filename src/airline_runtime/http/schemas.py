@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -487,6 +486,12 @@ def _local(instant: datetime, zone: str) -> str:
     return instant.astimezone(time_zone(zone)).isoformat()
 
 
+def _score_text(score: int) -> str:
+    """A score (in 1/10,000 of a major unit) as a decimal: 4125000 -> "412.5000"."""
+    whole, fraction = divmod(score, 10**SCORE_SCALE)
+    return f"{whole}.{fraction:0{SCORE_SCALE}d}"
+
+
 def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:
     return ItineraryOut(
         id=itinerary.id,
@@ -508,5 +513,5 @@ def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:
         duration_minutes=itinerary.duration_minutes,
         price=money_out(itinerary.price),
         seats_available=itinerary.seats_available,
-        best_score=str(Decimal(best_score(itinerary, weights)).scaleb(-SCORE_SCALE)),
+        best_score=_score_text(best_score(itinerary, weights)),
     )
