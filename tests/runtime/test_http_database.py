@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,34 @@ async def test_readiness_fails_when_the_database_is_gone() -> None:
             assert "database" in body["detail"]
             assert (await client.get("/health/live")).status_code == 200
     await database.dispose()
+
+
+@pytest.fixture
+def collector_state() -> Iterator[None]:
+    """Puts the process's cycle collector back as it was after a test that settles it."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("collector_state")
+async def test_a_server_process_settles_the_garbage_collector(tmp_path: Path) -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    async with AsyncTestClient(create_app(Settings(data_dir=tmp_path), migrate=True)) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        # What start-up built is out of the collector's sight; small collections run less often.
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (10_000, 10, 10)
+
+
+@pytest.mark.usefixtures("collector_state")
+async def test_an_app_given_a_runtime_leaves_the_collector_alone(airline: Airline) -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    runtime = Runtime(settings=Settings(), airline=airline)
+    async with AsyncTestClient(create_app(runtime=runtime)) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == (700, 10, 10)
