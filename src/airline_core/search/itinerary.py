@@ -36,16 +36,25 @@ class Itinerary:
     departure_minute_of_day: int = field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        first, last = self.segments[0], self.segments[-1]
+        segments = self.segments
+        first, last = segments[0], segments[-1]
         local = first.departs_at.astimezone(time_zone(first.origin_time_zone))
-        derived = {
-            "id": ITINERARY_ID_SEPARATOR.join(leg.flight_id for leg in self.segments),
-            "departs_epoch": int(first.departs_at.timestamp()),
-            "duration_minutes": int((last.arrives_at - first.departs_at).total_seconds()) // 60,
-            "departure_minute_of_day": local.hour * 60 + local.minute,
-        }
-        for name, value in derived.items():
-            object.__setattr__(self, name, value)
+        # Frozen: set through object.__setattr__, once each.
+        set_ = object.__setattr__
+        set_(
+            self,
+            "id",
+            first.flight_id
+            if len(segments) == 1
+            else ITINERARY_ID_SEPARATOR.join([leg.flight_id for leg in segments]),
+        )
+        set_(self, "departs_epoch", int(first.departs_at.timestamp()))
+        set_(
+            self,
+            "duration_minutes",
+            int((last.arrives_at - first.departs_at).total_seconds()) // 60,
+        )
+        set_(self, "departure_minute_of_day", local.hour * 60 + local.minute)
 
     @property
     def flight_ids(self) -> tuple[str, ...]:

@@ -372,11 +372,12 @@ def _legs_statement(cabin: Cabin, given: frozenset[str], dialect: str) -> TextCl
     return text(sql).bindparams(*expanding)
 
 
-def _naive(instant: datetime, dialect: str) -> datetime | str:
-    """An aware instant as the flights table stores it: UTC without a zone, and on SQLite as
-    the text SQLAlchemy's DateTime writes there (so that text comparisons order correctly)."""
+def _naive(instant: datetime, dialect: str) -> str:
+    """An aware instant as text the flights table compares with its UTC column: on SQLite the
+    text SQLAlchemy's DateTime writes there (so that text comparisons order correctly), on
+    MySQL a DATETIME literal (asyncmy escapes a text in a tenth of the time of a datetime)."""
     naive = instant.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive.isoformat(" ")
 
 
 def _instant(value: datetime | str) -> datetime:
@@ -534,7 +535,7 @@ class SQLAlchemyFlightStore:
             elif codes is not None:
                 values[name] = sorted(codes)
         if query.departs_on is not None:
-            values["day"] = query.departs_on
+            values["day"] = query.departs_on.isoformat()
         if query.departs_until is not None:
             values["until"] = _naive(query.departs_until, dialect)
         statement = _legs_statement(query.cabin, frozenset(values), dialect)
