@@ -362,11 +362,14 @@ def raw_app() -> Any:
 def http_rounds(
     paths: list[str], rounds: int, seconds: float
 ) -> dict[str, list[tuple[float, float, float]]]:
-    """Alternate rounds of the real and the raw app under the same load."""
+    """Alternate rounds of the real and the raw app under the same load, in ABBA order (real
+    first in odd rounds, raw first in even ones), so that neither always runs on the machine
+    the other has just warmed or tired."""
     results: dict[str, list[tuple[float, float, float]]] = {"real": [], "raw": []}
     env = server_env()
+    apps = [("real", "real_app"), ("raw", "raw_app")]
     for round_number in range(rounds):
-        for name, factory in (("real", "real_app"), ("raw", "raw_app")):
+        for name, factory in apps if round_number % 2 == 0 else apps[::-1]:
             port = free_port()
             server = start_server(factory, port, env, module="search")
             try:
@@ -448,6 +451,12 @@ def measure(first_day: date, searches: int, rounds: int, seconds: float) -> None
     }
     for name, (rate, p50, p99) in medians.items():
         print(f"  {name:>4}: {rate:7.0f} req/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+    paired = [real[0] / raw[0] for real, raw in zip(results["real"], results["raw"], strict=True)]
+    print(
+        "  each round's real/raw: "
+        + ", ".join(f"{value:.3f}" for value in paired)
+        + f" (median {statistics.median(paired):.3f})"
+    )
     ratio = medians["real"][0] / medians["raw"][0]
     print(
         f"  real/raw throughput = {ratio:.3f} (target at least 0.80), "

@@ -88,6 +88,11 @@ async def test_legs_answer_each_condition(stores: Stores) -> None:
     window = question(departs_from=DEPARTURE, departs_until=DEPARTURE + H)
     assert await numbers(stores, window) == ["AF2", "BA1"]
     assert await numbers(stores, question(departs_after=TEST_NOW + H)) == ["AF2", "BA1", "BA3"]
+    # Of the two lower bounds the later one holds, whichever it is.
+    later_after = question(
+        departs_after=DEPARTURE, departs_from=TEST_NOW, departs_until=DEPARTURE + H
+    )
+    assert await numbers(stores, later_after) == ["AF2"]
     assert await numbers(stores, question(seats=156)) == ["AF2", "BA1", "BA3", "BA5"]
     assert await numbers(stores, question(seats=157)) == []
 
