@@ -238,6 +238,9 @@ def seed(
                     density=density,
                     progress=progress,
                 )
+                if runtime.database is not None:
+                    # A bulk load leaves the planner's statistics behind (see Database).
+                    await runtime.database.refresh_statistics()
         return str(report)
 
     typer.echo(_run(work))

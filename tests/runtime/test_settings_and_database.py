@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -135,3 +136,41 @@ def test_integrity_errors_are_translated() -> None:
         raising(1452, "Cannot add or update a child row")
     with pytest.raises(IntegrityError), integrity_errors(duplicate="x", reference="y"):
         raising(4025, "CONSTRAINT failed")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+async def test_refreshing_statistics_after_a_load(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy import text
+
+    from airline_runtime.db import upgrade
+
+    if backend == "sqlite":
+        database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'stats.db'}")
+        await upgrade(database)
+    else:
+        database = create_database(request.getfixturevalue("mysql_url"))
+    updated = text(
+        "SELECT last_update FROM mysql.innodb_table_stats "
+        "WHERE database_name = DATABASE() AND table_name = 'flights'"
+    )
+    try:
+        if backend == "sqlite":
+            await database.refresh_statistics()
+            async with database.engine.connect() as connection:
+                # ANALYZE made the planner's statistics table.
+                found = await connection.execute(
+                    text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                )
+                assert found.scalar_one() == 1
+        else:
+            async with database.engine.connect() as connection:
+                before = (await connection.execute(updated)).scalar_one()
+            await anyio.sleep(1.1)  # the statistics' time stamp counts seconds
+            await database.refresh_statistics()
+            async with database.engine.connect() as connection:
+                assert (await connection.execute(updated)).scalar_one() > before
+    finally:
+        await database.dispose()
