@@ -16,8 +16,8 @@ It prints, measured in one run:
 3. HTTP: requests per second, p50 and p99 at 64 keep-alive connections, one uvicorn worker,
    of the real `GET /api/v1/search/flights` (the app `airline serve` runs, limits off) and of a
    minimal Litestar endpoint that runs the direct query as raw SQL and returns its rows: the
-   ceiling of this machine. Rounds alternate between the two; medians and the ratio are
-   printed.
+   ceiling of this machine. Rounds alternate between the two (ABBA); medians and the ratio are
+   printed, with each round's ratio and the worker's CPU time per request (from /proc).
 """
 
 from __future__ import annotations
@@ -359,13 +359,22 @@ def raw_app() -> Any:
     )
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_rounds(
     paths: list[str], rounds: int, seconds: float
-) -> dict[str, list[tuple[float, float, float]]]:
+) -> dict[str, list[tuple[float, float, float, float | None]]]:
     """Alternate rounds of the real and the raw app under the same load, in ABBA order (real
     first in odd rounds, raw first in even ones), so that neither always runs on the machine
     the other has just warmed or tired."""
-    results: dict[str, list[tuple[float, float, float]]] = {"real": [], "raw": []}
+    results: dict[str, list[tuple[float, float, float, float | None]]] = {"real": [], "raw": []}
     env = server_env()
     apps = [("real", "real_app"), ("raw", "raw_app")]
     for round_number in range(rounds):
@@ -374,16 +383,22 @@ def http_rounds(
             server = start_server(factory, port, env, module="search")
             try:
                 run_load(port, paths, b"", CONNECTIONS, 2.0)  # warm-up: pool, caches
+                before = cpu_seconds(server.pid)
                 latencies = run_load(port, paths, b"", CONNECTIONS, seconds)
+                after = cpu_seconds(server.pid)
             finally:
                 server.terminate()
                 server.wait()
             rate = len(latencies) / seconds
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-            results[name].append((rate, p50, p99))
+            # The worker's CPU per request: what bounds one worker's throughput, and a figure
+            # that moves less than req/s with whatever else shares the host.
+            cpu = None if before is None or after is None else (after - before) / len(latencies)
+            results[name].append((rate, p50, p99, cpu))
             print(
                 f"  round {round_number + 1} {name:>4}: {rate:7.0f} req/s, "
-                f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms",
+                f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+                + ("" if cpu is None else f", worker CPU {cpu * 1e6:.0f} us/request"),
                 flush=True,
             )
     return results
@@ -449,6 +464,10 @@ def measure(first_day: date, searches: int, rounds: int, seconds: float) -> None
         name: tuple(statistics.median(values[i] for values in rows) for i in range(3))
         for name, rows in results.items()
     }
+    cpu = {
+        name: [values[3] for values in rows if values[3] is not None]
+        for name, rows in results.items()
+    }
     for name, (rate, p50, p99) in medians.items():
         print(f"  {name:>4}: {rate:7.0f} req/s, p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
     paired = [real[0] / raw[0] for real, raw in zip(results["real"], results["raw"], strict=True)]
@@ -457,6 +476,13 @@ def measure(first_day: date, searches: int, rounds: int, seconds: float) -> None
         + ", ".join(f"{value:.3f}" for value in paired)
         + f" (median {statistics.median(paired):.3f})"
     )
+    if cpu["real"] and cpu["raw"]:
+        real_cpu, raw_cpu = statistics.median(cpu["real"]), statistics.median(cpu["raw"])
+        print(
+            f"  worker CPU per request: real {real_cpu * 1e6:.0f} us, raw {raw_cpu * 1e6:.0f} us "
+            f"(raw/real {raw_cpu / real_cpu:.3f}: the throughput ratio when the worker is the "
+            "bottleneck)"
+        )
     ratio = medians["real"][0] / medians["raw"][0]
     print(
         f"  real/raw throughput = {ratio:.3f} (target at least 0.80), "
