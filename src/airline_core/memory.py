@@ -226,20 +226,7 @@ class MemoryFlightStore:
             layout = self.catalog.airplanes[flight.airplane_id].layout.cabin(query.cabin)
             if fare is None or layout is None:
                 continue
-            leg = Leg(
-                flight_id=flight.id,
-                number=flight.number,
-                airline=flight.airline,
-                origin=flight.origin,
-                destination=flight.destination,
-                departs_at=flight.departs_at,
-                arrives_at=flight.arrives_at,
-                origin_time_zone=flight.origin_time_zone,
-                destination_time_zone=flight.destination_time_zone,
-                fare_minor_units=fare.minor_units,
-                currency=fare.currency,
-                seats_left=layout.seat_count,
-            )
+            leg = Leg.of(flight, fare, layout.seat_count)
             cancelled = flight.status is FlightStatus.CANCELLED
             if query.matches(leg, flight.departs_on, cancelled):
                 found.append(leg)

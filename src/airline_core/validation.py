@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from enum import Enum
+from typing import NoReturn, TypeVar
 
 from attrs import define, field
 
 from airline_core.errors import FieldError, InvalidRequest
 
-__all__ = ["Rules"]
+__all__ = ["Rules", "choice"]
+
+E = TypeVar("E", bound=Enum)
+
+
+def choice(kind: type[E], value: E | str, field_name: str) -> E:
+    """The member of ``kind`` named by ``value``; :class:`InvalidRequest` naming
+    ``field_name`` and listing the choices otherwise."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(member.value) for member in kind)
+        raise InvalidRequest.for_field(field_name, f"{value!r} is not one of {choices}") from None
 
 
 @define

@@ -211,20 +211,7 @@ def as_leg(flight: Flight, cabin: Cabin) -> Leg | None:
     layout = next(p for p in PLANES if p.id == flight.airplane_id).layout.cabin(cabin)
     if fare is None or layout is None:
         return None
-    return Leg(
-        flight_id=flight.id,
-        number=flight.number,
-        airline=flight.airline,
-        origin=flight.origin,
-        destination=flight.destination,
-        departs_at=flight.departs_at,
-        arrives_at=flight.arrives_at,
-        origin_time_zone=flight.origin_time_zone,
-        destination_time_zone=flight.destination_time_zone,
-        fare_minor_units=fare.minor_units,
-        currency=fare.currency,
-        seats_left=layout.seat_count,
-    )
+    return Leg.of(flight, fare, layout.seat_count)
 
 
 def reference(  # noqa: PLR0912 - the rules, one after the other, as the docs list them

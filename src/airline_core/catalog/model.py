@@ -19,7 +19,7 @@ from attrs import field, frozen
 
 from airline_core.errors import InvalidRequest
 from airline_core.money import Money
-from airline_core.validation import Rules
+from airline_core.validation import Rules, choice
 
 __all__ = [
     "MAX_FLIGHT_DURATION",
@@ -205,21 +205,14 @@ class Seat:
         return f"{self.row}{self.letter}"
 
 
-def _cabin(value: Cabin | str) -> Cabin:
-    try:
-        return Cabin(value)
-    except ValueError:
-        choices = ", ".join(cabin.value for cabin in Cabin)
-        raise InvalidRequest.for_field("cabin", f"{value!r} is not one of {choices}") from None
+def cabin_named(value: Cabin | str) -> Cabin:
+    """The cabin named ``value``; :class:`InvalidRequest` naming ``cabin`` otherwise."""
+    return choice(Cabin, value, "cabin")
 
 
 def flight_status(value: FlightStatus | str) -> FlightStatus:
     """The status named ``value``; :class:`InvalidRequest` naming ``status`` otherwise."""
-    try:
-        return FlightStatus(value)
-    except ValueError:
-        choices = ", ".join(status.value for status in FlightStatus)
-        raise InvalidRequest.for_field("status", f"{value!r} is not one of {choices}") from None
+    return choice(FlightStatus, value, "status")
 
 
 def _sorted_rows(rows: Iterable[int]) -> tuple[int, ...]:
@@ -235,7 +228,7 @@ class CabinLayout:
     windows, seats beside an aisle are aisles, the rest are middles.
     """
 
-    cabin: Cabin = field(converter=_cabin)
+    cabin: Cabin = field(converter=cabin_named)
     first_row: int
     last_row: int
     seats: str

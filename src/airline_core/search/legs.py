@@ -8,7 +8,8 @@ from typing import NamedTuple
 
 from attrs import frozen
 
-from airline_core.catalog.model import Cabin
+from airline_core.catalog.model import Cabin, Flight
+from airline_core.money import Money
 
 __all__ = ["Leg", "LegQuery"]
 
@@ -35,6 +36,24 @@ class Leg(NamedTuple):
     fare_minor_units: int
     currency: str
     seats_left: int
+
+    @classmethod
+    def of(cls, flight: Flight, fare: Money, seats_left: int) -> Leg:
+        """``flight`` as sold at ``fare`` per passenger with ``seats_left`` seats left."""
+        return cls(
+            flight_id=flight.id,
+            number=flight.number,
+            airline=flight.airline,
+            origin=flight.origin,
+            destination=flight.destination,
+            departs_at=flight.departs_at,
+            arrives_at=flight.arrives_at,
+            origin_time_zone=flight.origin_time_zone,
+            destination_time_zone=flight.destination_time_zone,
+            fare_minor_units=fare.minor_units,
+            currency=fare.currency,
+            seats_left=seats_left,
+        )
 
 
 @frozen(kw_only=True)

@@ -8,9 +8,9 @@ from enum import StrEnum
 
 from attrs import field, frozen
 
-from airline_core.catalog.model import Cabin, is_airline_code, is_iata_code
+from airline_core.catalog.model import Cabin, cabin_named, is_airline_code, is_iata_code
 from airline_core.errors import InvalidRequest
-from airline_core.validation import Rules
+from airline_core.validation import Rules, choice
 
 __all__ = ["MAX_PASSENGERS", "MAX_STOPS", "SearchQuery", "SortOrder", "parse_price"]
 
@@ -31,19 +31,7 @@ class SortOrder(StrEnum):
 
 
 def _sort(value: SortOrder | str) -> SortOrder:
-    try:
-        return SortOrder(value)
-    except ValueError:
-        choices = ", ".join(order.value for order in SortOrder)
-        raise InvalidRequest.for_field("sort", f"{value!r} is not one of {choices}") from None
-
-
-def _cabin(value: Cabin | str) -> Cabin:
-    try:
-        return Cabin(value)
-    except ValueError:
-        choices = ", ".join(cabin.value for cabin in Cabin)
-        raise InvalidRequest.for_field("cabin", f"{value!r} is not one of {choices}") from None
+    return choice(SortOrder, value, "sort")
 
 
 def _airlines(value: frozenset[str] | tuple[str, ...] | list[str] | None) -> frozenset[str] | None:
@@ -79,7 +67,7 @@ class SearchQuery:
     destination: str
     date: date
     passengers: int = 1
-    cabin: Cabin = field(default=Cabin.ECONOMY, converter=_cabin)
+    cabin: Cabin = field(default=Cabin.ECONOMY, converter=cabin_named)
     max_stops: int = 1
     sort: SortOrder = field(default=SortOrder.BEST, converter=_sort)
     min_price: Decimal | None = None
@@ -135,7 +123,7 @@ class SearchQuery:
         rules.check()
 
     #: Read a cabin or a sort order by name; :class:`InvalidRequest` naming the field if none.
-    parse_cabin = staticmethod(_cabin)
+    parse_cabin = staticmethod(cabin_named)
     parse_sort = staticmethod(_sort)
 
     def fingerprint(self) -> str:

@@ -29,7 +29,7 @@ _REMEMBERED_CODES = 20_000
 class FlightSearch:
     """Finds itineraries: direct flights and connections of up to two stops.
 
-    For a query it reads, through :meth:`FlightStore.legs`, at most four sets of flights, each
+    For a query it reads, through :meth:`FlightStore.legs`, at most three sets of flights, each
     narrowed by the store's indexes: the departures from the origin's airports on the date;
     the flights leaving the airports those reach, within the connection window of their
     arrivals; with two stops, the flights into the destination leaving where those reach; and

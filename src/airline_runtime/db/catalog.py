@@ -320,7 +320,8 @@ def _legs_statement(cabin: Cabin, given: frozenset[str], dialect: str) -> TextCl
     Written as SQL text, built once per shape: SQLAlchemy works out a cache key for every
     execution of a Core ``select()`` by walking its whole expression (the joins, the labels, each
     condition), which measured 200 us a query here, as much as the query itself; a text
-    statement's key is its string. Types still apply: instants are bound and read as UTC.
+    statement's key is its string. The statement is untyped (see the end): the store binds
+    instants as UTC text and reads them back itself (:func:`_instant`).
 
     On MySQL/MariaDB the flights are read first (``STRAIGHT_JOIN``), then each leg's two
     airports by primary key. Left to itself, MariaDB began some queries from the airports
@@ -368,7 +369,7 @@ def _legs_statement(cabin: Cabin, given: frozenset[str], dialect: str) -> TextCl
     select = "SELECT STRAIGHT_JOIN" if dialect == "mysql" else "SELECT"
     sql = " ".join((select, columns, "FROM", joins, "WHERE", " AND ".join(conditions)))
     # Untyped on purpose: type processing of binds and results measured 170k instructions a
-    # query; the store passes instants as naive UTC and reads them back itself (_instant).
+    # query.
     return text(sql).bindparams(*expanding)
 
 
