@@ -217,9 +217,12 @@ def _airline_with_jwts(settings: Any) -> Any:
     from airline_core.memory import (
         MemoryAirplaneStore,
         MemoryAirportStore,
+        MemoryBookingStore,
         MemoryCatalog,
         MemoryCityStore,
         MemoryFlightStore,
+        MemoryInventoryStore,
+        MemoryOfferStore,
         MemoryRefreshTokenStore,
         MemoryUserStore,
     )
@@ -233,6 +236,9 @@ def _airline_with_jwts(settings: Any) -> Any:
         flights=MemoryFlightStore(catalog),
         users=MemoryUserStore(),
         refresh_tokens=MemoryRefreshTokenStore(),
+        inventory=MemoryInventoryStore(catalog),
+        offers=MemoryOfferStore(),
+        bookings=MemoryBookingStore(catalog),
         password_hasher=ScryptPasswordHasher(),
         access_tokens=access_tokens(settings),
     )

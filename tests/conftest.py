@@ -26,20 +26,27 @@ from airline_core.memory import (
     MemoryAccessTokens,
     MemoryAirplaneStore,
     MemoryAirportStore,
+    MemoryBookingStore,
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryInventoryStore,
+    MemoryOfferStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
 from airline_core.ports import (
     AirplaneStore,
     AirportStore,
+    BookingStore,
     CityStore,
     FlightStore,
+    InventoryStore,
+    OfferStore,
     RefreshTokenStore,
     UserStore,
 )
+from airline_core.pricing import BaseFarePricing, Pricing
 from airline_runtime.db import (
     Database,
     SQLAlchemyAirplaneStore,
@@ -48,6 +55,11 @@ from airline_runtime.db import (
     SQLAlchemyFlightStore,
     create_database,
     upgrade,
+)
+from airline_runtime.db.booking import (
+    SQLAlchemyBookingStore,
+    SQLAlchemyInventoryStore,
+    SQLAlchemyOfferStore,
 )
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.settings import normalize_database_url
@@ -130,7 +142,17 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
 
 async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
-        for table in ("flights", "airplanes", "airports", "cities", "refresh_tokens", "users"):
+        for table in (
+            "seats",
+            "bookings",
+            "offers",
+            "flights",
+            "airplanes",
+            "airports",
+            "cities",
+            "refresh_tokens",
+            "users",
+        ):
             await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
 
 
@@ -145,11 +167,20 @@ class Stores:
     flights: FlightStore
     users: UserStore
     refresh_tokens: RefreshTokenStore
+    inventory: InventoryStore
+    offers: OfferStore
+    bookings: BookingStore
     clock: FakeClock
     database: Database | None = None
 
     @property
     def airline(self) -> Airline:
+        """The airline on these stores, priced at base fares (search tests check prices and
+        orders against fixed fares; booking tests ask for :meth:`priced_by` when they need
+        dynamic prices)."""
+        return self.priced_by(BaseFarePricing())
+
+    def priced_by(self, pricing: Pricing) -> Airline:
         return Airline.from_stores(
             cities=self.cities,
             airports=self.airports,
@@ -157,9 +188,13 @@ class Stores:
             flights=self.flights,
             users=self.users,
             refresh_tokens=self.refresh_tokens,
+            inventory=self.inventory,
+            offers=self.offers,
+            bookings=self.bookings,
             password_hasher=FAST_HASHER,
             access_tokens=MemoryAccessTokens(self.clock),
             clock=self.clock,
+            pricing=pricing,
         )
 
 
@@ -172,6 +207,9 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         flights=SQLAlchemyFlightStore(database),
         users=SQLAlchemyUserStore(database),
         refresh_tokens=SQLAlchemyRefreshTokenStore(database),
+        inventory=SQLAlchemyInventoryStore(database),
+        offers=SQLAlchemyOfferStore(database),
+        bookings=SQLAlchemyBookingStore(database),
         clock=FakeClock(TEST_NOW),
         database=database,
     )
@@ -185,14 +223,18 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     backend: str = request.param
     if backend == "memory":
         catalog = MemoryCatalog()
+        users = MemoryUserStore()
         yield Stores(
             backend=backend,
             cities=MemoryCityStore(catalog),
             airports=MemoryAirportStore(catalog),
             airplanes=MemoryAirplaneStore(catalog),
             flights=MemoryFlightStore(catalog),
-            users=MemoryUserStore(),
+            users=users,
             refresh_tokens=MemoryRefreshTokenStore(),
+            inventory=MemoryInventoryStore(catalog),
+            offers=MemoryOfferStore(),
+            bookings=MemoryBookingStore(catalog, users),
             clock=FakeClock(TEST_NOW),
         )
         return

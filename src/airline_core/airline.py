@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from attrs import define, field
 
+from airline_core.booking import (
+    Booking,
+    BookingRules,
+    Bookings,
+    Offer,
+    Offers,
+    Passenger,
+    SeatChoice,
+    SeatMap,
+    SeatMaps,
+)
+from airline_core.catalog.model import Cabin
 from airline_core.catalog.service import Airplanes, Airports, Cities, Flights
 from airline_core.clock import SystemClock
+from airline_core.identity.model import Principal
 from airline_core.identity.passwords import ScryptPasswordHasher
 from airline_core.identity.service import Accounts
 from airline_core.memory import (
     MemoryAccessTokens,
     MemoryAirplaneStore,
     MemoryAirportStore,
+    MemoryBookingStore,
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryInventoryStore,
+    MemoryOfferStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
@@ -27,14 +43,17 @@ from airline_core.ports import (
     AccessTokens,
     AirplaneStore,
     AirportStore,
+    BookingStore,
     CityStore,
     Clock,
     FlightStore,
+    InventoryStore,
+    OfferStore,
     PasswordHasher,
     RefreshTokenStore,
     UserStore,
 )
-from airline_core.pricing import BaseFarePricing, Pricing
+from airline_core.pricing import DynamicPricing, Pricing
 from airline_core.search import ConnectionRules, FlightSearch, Itinerary, SearchQuery
 
 __all__ = ["Airline"]
@@ -59,11 +78,38 @@ class Airline:
     flights: Flights
     accounts: Accounts
     flight_search: FlightSearch
+    seat_maps: SeatMaps
+    offers: Offers
+    bookings: Bookings
     clock: Clock = field(factory=SystemClock)
 
     async def search(self, query: SearchQuery, page: PageRequest = _FIRST_PAGE) -> Page[Itinerary]:
         """One page of itineraries for ``query`` (:meth:`FlightSearch.search`)."""
         return await self.flight_search.search(query, page)
+
+    async def seat_map(self, flight_id: str, cabin: Cabin | str) -> SeatMap:
+        """The seats of a flight's cabin and their states (:meth:`SeatMaps.seat_map`)."""
+        return await self.seat_maps.seat_map(flight_id, cabin)
+
+    async def offer(
+        self, user_id: str, flight_ids: Sequence[str], cabin: Cabin | str, passengers: int
+    ) -> Offer:
+        """Price an itinerary for a party (:meth:`Offers.create`)."""
+        return await self.offers.create(user_id, flight_ids, cabin, passengers)
+
+    async def hold(
+        self,
+        principal: Principal,
+        offer_id: str,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice] = (),
+    ) -> Booking:
+        """Hold the seats of an offer: a ``held`` booking (:meth:`Bookings.hold`)."""
+        return await self.bookings.hold(principal, offer_id, passengers, seats)
+
+    async def cancel(self, reference: str, principal: Principal) -> Booking:
+        """Cancel a booking and free its seats (:meth:`Bookings.cancel`)."""
+        return await self.bookings.cancel(reference, principal)
 
     @classmethod
     def from_stores(
@@ -75,14 +121,23 @@ class Airline:
         flights: FlightStore,
         users: UserStore,
         refresh_tokens: RefreshTokenStore,
+        inventory: InventoryStore,
+        offers: OfferStore,
+        bookings: BookingStore,
         password_hasher: PasswordHasher,
         access_tokens: AccessTokens,
         clock: Clock | None = None,
         refresh_lifetime: timedelta = timedelta(days=30),
         pricing: Pricing | None = None,
         connections: ConnectionRules | None = None,
+        booking_rules: BookingRules | None = None,
     ) -> Airline:
+        """The airline on the given stores. Prices are dynamic (:class:`DynamicPricing`)
+        unless ``pricing`` says otherwise."""
         clock = clock or SystemClock()
+        pricing = pricing or DynamicPricing()
+        connections = connections or ConnectionRules()
+        booking_rules = booking_rules or BookingRules()
         return cls(
             cities=Cities(cities),
             airports=Airports(airports, cities, flights),
@@ -92,11 +147,21 @@ class Airline:
                 users, refresh_tokens, password_hasher, access_tokens, clock, refresh_lifetime
             ),
             flight_search=FlightSearch(
+                flights, airports, clock, pricing=pricing, connections=connections
+            ),
+            seat_maps=SeatMaps(flights, airplanes, inventory, clock),
+            offers=Offers(
+                offers,
                 flights,
-                airports,
+                airplanes,
+                inventory,
+                pricing,
                 clock,
-                pricing=pricing or BaseFarePricing(),
-                connections=connections or ConnectionRules(),
+                connections=connections,
+                rules=booking_rules,
+            ),
+            bookings=Bookings(
+                bookings, offers, flights, airplanes, inventory, clock, rules=booking_rules
             ),
             clock=clock,
         )
@@ -109,6 +174,8 @@ class Airline:
         clock: Clock | None = None,
         password_hasher: PasswordHasher | None = None,
         connections: ConnectionRules | None = None,
+        pricing: Pricing | None = None,
+        booking_rules: BookingRules | None = None,
     ) -> AsyncIterator[Airline]:
         """An airline on memory stores that vanish when the block ends.
 
@@ -117,15 +184,21 @@ class Airline:
         """
         catalog = MemoryCatalog()
         clock = clock or SystemClock()
+        users = MemoryUserStore()
         yield cls.from_stores(
             cities=MemoryCityStore(catalog),
             airports=MemoryAirportStore(catalog),
             airplanes=MemoryAirplaneStore(catalog),
             flights=MemoryFlightStore(catalog),
-            users=MemoryUserStore(),
+            users=users,
             refresh_tokens=MemoryRefreshTokenStore(),
+            inventory=MemoryInventoryStore(catalog),
+            offers=MemoryOfferStore(),
+            bookings=MemoryBookingStore(catalog, users),
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,
             connections=connections,
+            pricing=pricing,
+            booking_rules=booking_rules,
         )

@@ -8,6 +8,10 @@
      +-- Conflict                        the request clashes with the current state
      |    +-- AlreadyExists              a unique code or key is taken
      |    +-- StillReferenced            something else still points at it
+     |    +-- OfferExpired               the offer's price is no longer on offer
+     |    +-- SeatUnavailable            a seat asked for is taken, or too few are left
+     |    +-- HoldLimitReached           the user already holds as many seats as allowed
+     |    +-- InvalidTransition          a booking cannot move from its state that way
      +-- NotAuthenticated                no valid credentials (missing, wrong, expired, revoked)
      +-- Forbidden                       authenticated, but the role does not allow it
      +-- Unavailable                     a dependency failed; retrying later may work
@@ -28,9 +32,13 @@ __all__ = [
     "Conflict",
     "FieldError",
     "Forbidden",
+    "HoldLimitReached",
     "InvalidRequest",
+    "InvalidTransition",
     "NotAuthenticated",
     "NotFound",
+    "OfferExpired",
+    "SeatUnavailable",
     "StillReferenced",
     "Unavailable",
 ]
@@ -85,6 +93,23 @@ class AlreadyExists(Conflict):
 
 class StillReferenced(Conflict):
     """The thing cannot be removed or changed that way while others point at it."""
+
+
+class OfferExpired(Conflict):
+    """The offer's validity ended: ask for a new one (the price may have moved)."""
+
+
+class SeatUnavailable(Conflict):
+    """A seat asked for is taken or does not exist, or the cabin has too few seats left.
+    ``errors`` names each seat (``seats.0``) when seats were chosen."""
+
+
+class HoldLimitReached(Conflict):
+    """The user already holds as many seats in unpaid bookings as one user may."""
+
+
+class InvalidTransition(Conflict):
+    """The booking's state does not allow this (paying a cancelled booking, say)."""
 
 
 class NotAuthenticated(AirlineError):

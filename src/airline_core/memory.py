@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 from attrs import define, field
 
+from airline_core.booking.model import Booking, BookingStatus, Offer, SeatState
 from airline_core.catalog.filters import (
     AirplaneFilter,
     AirportFilter,
@@ -24,24 +25,52 @@ from airline_core.catalog.filters import (
     city_key,
     flight_key,
 )
-from airline_core.catalog.model import Airplane, Airport, City, Flight, FlightStatus
+from airline_core.catalog.model import Airplane, Airport, Cabin, City, Flight, FlightStatus
 from airline_core.clock import SystemClock
-from airline_core.errors import AlreadyExists, NotAuthenticated, NotFound, StillReferenced
+from airline_core.errors import (
+    AlreadyExists,
+    FieldError,
+    HoldLimitReached,
+    InvalidTransition,
+    NotAuthenticated,
+    NotFound,
+    SeatUnavailable,
+    StillReferenced,
+)
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
-from airline_core.ports import Clock
+from airline_core.ports import CabinSeats, Clock
 from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
     "MemoryAccessTokens",
     "MemoryAirplaneStore",
     "MemoryAirportStore",
+    "MemoryBookingStore",
     "MemoryCatalog",
     "MemoryCityStore",
     "MemoryFlightStore",
+    "MemoryInventoryStore",
+    "MemoryOfferStore",
     "MemoryRefreshTokenStore",
     "MemoryUserStore",
 ]
+
+
+@define
+class SeatRow:
+    """One seat of one flight: its state, and the booking holding it until when."""
+
+    state: SeatState = SeatState.AVAILABLE
+    booking_id: str | None = None
+    hold_expires_at: datetime | None = None
+
+    def free_at(self, now: datetime) -> bool:
+        return self.state is SeatState.AVAILABLE or (
+            self.state is SeatState.HELD
+            and self.hold_expires_at is not None
+            and self.hold_expires_at <= now
+        )
 
 
 @define
@@ -52,9 +81,33 @@ class MemoryCatalog:
     airports: dict[str, Airport] = field(factory=dict)
     airplanes: dict[str, Airplane] = field(factory=dict)
     flights: dict[str, Flight] = field(factory=dict)
+    #: Seat rows per flight, made when the flight is first offered.
+    seat_rows: dict[str, dict[str, SeatRow]] = field(factory=dict)
+    #: Seats left per flight and cabin, where they differ from the cabin's capacity.
+    seats_left: dict[tuple[str, Cabin], int] = field(factory=dict)
+    bookings: dict[str, Booking] = field(factory=dict)
 
     def city_code_exists(self, code: str) -> bool:
         return any(city.code == code for city in self.cities.values())
+
+    def cabin_seats(self, flight: Flight) -> dict[Cabin, CabinSeats]:
+        layout = self.airplanes[flight.airplane_id].layout
+        return {
+            cabin.cabin: CabinSeats(
+                self.seats_left.get((flight.id, cabin.cabin), cabin.seat_count),
+                cabin.seat_count,
+            )
+            for cabin in layout.cabins
+        }
+
+    def has_taken_seats(self, flight_id: str) -> bool:
+        rows = self.seat_rows.get(flight_id, {})
+        return any(row.state is not SeatState.AVAILABLE for row in rows.values())
+
+    def forget_seats(self, flight_id: str) -> None:
+        self.seat_rows.pop(flight_id, None)
+        for key in [key for key in self.seats_left if key[0] == flight_id]:
+            del self.seats_left[key]
 
 
 @define
@@ -209,10 +262,18 @@ class MemoryFlightStore:
         ):
             raise AlreadyExists(f"{flight.number} already departs on {flight.departs_on}")
         self._require_references(flight)
+        current = self.catalog.flights[flight.id]
+        if current.airplane_id != flight.airplane_id:
+            if self.catalog.has_taken_seats(flight.id):
+                raise StillReferenced("seats of the flight are held or sold: keep its airplane")
+            self.catalog.forget_seats(flight.id)
         self.catalog.flights[flight.id] = flight
 
     async def delete(self, flight_id: str) -> None:
         await self.get(flight_id)
+        if self.catalog.has_taken_seats(flight_id):
+            raise StillReferenced("seats of the flight are held or sold")
+        self.catalog.forget_seats(flight_id)
         del self.catalog.flights[flight_id]
 
     async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
@@ -223,10 +284,10 @@ class MemoryFlightStore:
         found = []
         for flight in self.catalog.flights.values():
             fare = flight.fares.get(query.cabin)
-            layout = self.catalog.airplanes[flight.airplane_id].layout.cabin(query.cabin)
-            if fare is None or layout is None:
+            seats = self.catalog.cabin_seats(flight).get(query.cabin)
+            if fare is None or seats is None:
                 continue
-            leg = Leg.of(flight, fare, layout.seat_count)
+            leg = Leg.of(flight, fare, seats.left, seats.capacity)
             cancelled = flight.status is FlightStatus.CANCELLED
             if query.matches(leg, flight.departs_on, cancelled):
                 found.append(leg)
@@ -237,6 +298,130 @@ class MemoryFlightStore:
 
     async def uses_airport(self, code: str) -> bool:
         return any(code in (f.origin, f.destination) for f in self.catalog.flights.values())
+
+
+@define
+class MemoryInventoryStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def seats(self, flight_id: str) -> tuple[bool, dict[Cabin, CabinSeats]]:
+        flight = self.catalog.flights.get(flight_id)
+        if flight is None:
+            raise NotFound(f"no flight has id {flight_id}")
+        return flight_id in self.catalog.seat_rows, self.catalog.cabin_seats(flight)
+
+    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
+        if flight_id in self.catalog.flights and flight_id not in self.catalog.seat_rows:
+            self.catalog.seat_rows[flight_id] = {label: SeatRow() for label in labels}
+
+    async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
+        rows = self.catalog.seat_rows.get(flight_id, {})
+        return {label: row.state for label, row in rows.items() if not row.free_at(now)}
+
+
+@define
+class MemoryOfferStore:
+    offers: dict[str, Offer] = field(factory=dict)
+
+    async def add(self, offer: Offer) -> None:
+        self.offers[offer.id] = offer
+
+    async def get(self, offer_id: str) -> Offer:
+        try:
+            return self.offers[offer_id]
+        except KeyError:
+            raise NotFound("no offer with that id") from None
+
+    async def delete_expired(self, before: datetime) -> int:
+        gone = [offer_id for offer_id, o in self.offers.items() if o.expires_at < before]
+        for offer_id in gone:
+            del self.offers[offer_id]
+        return len(gone)
+
+
+@define
+class MemoryBookingStore:
+    """Bookings in the catalog's tables; ``users``, when given, must know each booker."""
+
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+    users: MemoryUserStore | None = None
+
+    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
+        catalog = self.catalog
+        if self.users is not None and booking.user_id not in self.users.users:
+            raise NotFound(f"no user has id {booking.user_id}")
+        if any(b.reference == booking.reference for b in catalog.bookings.values()):
+            raise AlreadyExists(f"reference {booking.reference} is taken")
+        held = sum(
+            b.seat_count
+            for b in catalog.bookings.values()
+            if b.user_id == booking.user_id and b.status_at(now) is BookingStatus.HELD
+        )
+        if held + booking.seat_count > max_held_seats:
+            raise HoldLimitReached(
+                f"you hold {held} seats; one traveller may hold {max_held_seats} at once"
+            )
+        flights = [catalog.flights.get(flight_id) for flight_id in booking.flight_ids]
+        for flight in flights:
+            if flight is None or flight.status is FlightStatus.CANCELLED:
+                raise InvalidTransition("a flight of this booking is no longer on sale")
+        missing = [
+            FieldError(f"{seat.flight_id}.{seat.seat}", "taken")
+            for seat in booking.seats
+            if not (row := catalog.seat_rows.get(seat.flight_id, {}).get(seat.seat))
+            or not row.free_at(now)
+        ]
+        if missing:
+            raise SeatUnavailable("a seat is taken", errors=missing)
+        for seat in booking.seats:
+            row = catalog.seat_rows[seat.flight_id][seat.seat]
+            if row.state is SeatState.AVAILABLE:
+                key = (seat.flight_id, booking.cabin)
+                flight = catalog.flights[seat.flight_id]
+                catalog.seats_left[key] = catalog.cabin_seats(flight)[booking.cabin].left - 1
+            row.state = SeatState.HELD
+            row.booking_id = booking.id
+            row.hold_expires_at = booking.payment_required_by
+        catalog.bookings[booking.id] = booking
+
+    async def get(self, reference: str) -> Booking:
+        found = next((b for b in self.catalog.bookings.values() if b.reference == reference), None)
+        if found is None:
+            raise NotFound("no booking with that reference")
+        return found
+
+    async def list(self, user_id: str | None, window: KeysetWindow) -> Sequence[Booking]:
+        mine = [b for b in self.catalog.bookings.values() if user_id in (None, b.user_id)]
+        return select_window(mine, lambda booking: (booking.id,), window)
+
+    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
+        catalog = self.catalog
+        stored = catalog.bookings.get(booking.id)
+        if stored is None or stored.status is not BookingStatus.HELD:
+            return False
+        overdue = now >= stored.payment_required_by
+        if (status is BookingStatus.EXPIRED) != overdue:
+            return False
+        for flight_id in stored.flight_ids:
+            freed = 0
+            for row in catalog.seat_rows.get(flight_id, {}).values():
+                if row.booking_id == stored.id and row.state is SeatState.HELD:
+                    row.state, row.booking_id, row.hold_expires_at = SeatState.AVAILABLE, None, None
+                    freed += 1
+            flight = catalog.flights.get(flight_id)
+            if freed and flight is not None:
+                left = catalog.cabin_seats(flight)[stored.cabin].left
+                catalog.seats_left[(flight_id, stored.cabin)] = left + freed
+        catalog.bookings[stored.id] = attrs.evolve(stored, status=status, updated_at=now)
+        return True
+
+    async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
+        due = [
+            b
+            for b in self.catalog.bookings.values()
+            if b.status is BookingStatus.HELD and b.payment_required_by <= now
+        ]
+        return sorted(due, key=lambda b: (b.payment_required_by, b.id))[:limit]
 
 
 @define

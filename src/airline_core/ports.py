@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
 from airline_core.catalog.model import Airplane, Airport, City, Flight
@@ -25,6 +25,8 @@ from airline_core.pagination import KeysetWindow
 
 if TYPE_CHECKING:
     # Only annotations use them; importing these packages here would be circular.
+    from airline_core.booking.model import Booking, BookingStatus, Offer, SeatState
+    from airline_core.catalog.model import Cabin
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.search.legs import Leg, LegQuery
 
@@ -32,9 +34,13 @@ __all__ = [
     "AccessTokens",
     "AirplaneStore",
     "AirportStore",
+    "BookingStore",
+    "CabinSeats",
     "CityStore",
     "Clock",
     "FlightStore",
+    "InventoryStore",
+    "OfferStore",
     "PasswordHasher",
     "RefreshTokenStore",
     "UserStore",
@@ -146,15 +152,18 @@ class FlightStore(Protocol):
         """
 
     async def update(self, flight: Flight) -> None:
-        """Replace the stored flight of the same id.
+        """Replace the stored flight of the same id. A new airplane brings its own seats: the
+        seats left per cabin start again from its layout.
 
         :raises NotFound: no flight has that id.
         :raises AlreadyExists: its number already departs on its (new) local date.
-        :raises StillReferenced: its new airplane no longer exists.
+        :raises StillReferenced: its new airplane no longer exists, or the airplane changes
+            while seats of the flight are held or sold.
         """
 
     async def delete(self, flight_id: str) -> None:
-        """:raises NotFound: no flight has that id."""
+        """:raises NotFound: no flight has that id.
+        :raises StillReferenced: seats of the flight are held or sold."""
 
     async def list(self, criteria: FlightFilter, window: KeysetWindow) -> Sequence[Flight]:
         """Flights matching ``criteria``, ordered by departure instant, then id."""
@@ -169,6 +178,85 @@ class FlightStore(Protocol):
 
     async def uses_airport(self, code: str) -> bool:
         """Whether any flight departs from or arrives at that airport."""
+
+
+class CabinSeats(NamedTuple):
+    """A cabin's seats: how many are left for sale, of how many."""
+
+    left: int
+    capacity: int
+
+
+class InventoryStore(Protocol):
+    """The seats of each flight: one row per seat, made from the airplane's layout the first
+    time the flight is offered for sale (:meth:`prepare`), plus the seats left per cabin that
+    search filters on. Held and sold seats are taken; every other seat is available.
+
+    Invariant: for every cabin, seats left = the cabin's seats - its seats held or sold.
+    Seats of a hold past its deadline count as free for claims and seat maps at once; the
+    seats left catch up when the hold is marked expired (:meth:`BookingStore.release`).
+    """
+
+    async def seats(self, flight_id: str) -> tuple[bool, dict[Cabin, CabinSeats]]:
+        """Whether the flight's seat rows exist yet, and its cabins' seats.
+
+        :raises NotFound: no flight has that id.
+        """
+
+    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
+        """Make the flight's seat rows, all available, unless they exist. Safe to run in
+        several processes at once for one flight: the rows are made once."""
+
+    async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
+        """The flight's held and sold seats by label; a hold past its deadline at ``now``
+        is not among them."""
+
+
+class OfferStore(Protocol):
+    async def add(self, offer: Offer) -> None:
+        """Store a new offer."""
+
+    async def get(self, offer_id: str) -> Offer:
+        """:raises NotFound: no offer has that id."""
+
+    async def delete_expired(self, before: datetime) -> int:
+        """Remove offers that expired before ``before``; how many went."""
+
+
+class BookingStore(Protocol):
+    """Bookings and the seats they take. :meth:`hold` and :meth:`release` change bookings,
+    seat rows and seats left together, in one transaction."""
+
+    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
+        """Store a new ``held`` booking and claim its seats, all or nothing.
+
+        Each seat is claimed with a compare-and-set: it must be available, or held by a hold
+        whose deadline passed at ``now``. Seats claimed from available ones are taken off the
+        flight's seats left.
+
+        :raises HoldLimitReached: the user's unexpired holds and this one would exceed
+            ``max_held_seats`` seats.
+        :raises SeatUnavailable: a seat is taken or does not exist; ``errors`` name them as
+            ``<flight id>.<seat>``.
+        :raises InvalidTransition: a flight was cancelled meanwhile.
+        :raises AlreadyExists: the booking's reference is taken (make another).
+        :raises NotFound: the user does not exist.
+        """
+
+    async def get(self, reference: str) -> Booking:
+        """:raises NotFound: no booking has that reference."""
+
+    async def list(self, user_id: str | None, window: KeysetWindow) -> Sequence[Booking]:
+        """Bookings of ``user_id`` (everyone's for ``None``), ordered by id (creation)."""
+
+    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
+        """Move a ``held`` booking to ``status`` (``cancelled`` before its payment deadline,
+        ``expired`` at or after it) and free the seats it still holds. ``False`` changes
+        nothing: the booking was no longer held, or the deadline said otherwise."""
+
+    async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
+        """Up to ``limit`` bookings still stored as ``held`` whose deadline passed at
+        ``now``, oldest deadline first."""
 
 
 class UserStore(Protocol):

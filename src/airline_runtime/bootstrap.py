@@ -26,6 +26,11 @@ from airline_runtime.db import (
     head_revision,
     upgrade,
 )
+from airline_runtime.db.booking import (
+    SQLAlchemyBookingStore,
+    SQLAlchemyInventoryStore,
+    SQLAlchemyOfferStore,
+)
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
 from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
@@ -92,11 +97,15 @@ async def bootstrap(
             flights=SQLAlchemyFlightStore(database),
             users=SQLAlchemyUserStore(database),
             refresh_tokens=SQLAlchemyRefreshTokenStore(database),
+            inventory=SQLAlchemyInventoryStore(database),
+            offers=SQLAlchemyOfferStore(database),
+            bookings=SQLAlchemyBookingStore(database),
             password_hasher=Argon2PasswordHasher(),
             access_tokens=access_tokens(settings),
             clock=clock,
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
             connections=settings.connection_rules(),
+            booking_rules=settings.booking_rules(),
         )
         yield Runtime(settings=settings, airline=airline, database=database)
 

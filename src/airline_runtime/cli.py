@@ -38,6 +38,8 @@ db_app = typer.Typer(help="Database schema tools.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+bookings_app = typer.Typer(help="Bookings, for an operator.", no_args_is_help=True)
+app.add_typer(bookings_app, name="bookings")
 
 
 def fail(message: str) -> NoReturn:
@@ -346,6 +348,159 @@ def _print_itineraries(answer: Any) -> None:
     Console(width=120).print(table)
     if answer.meta.after:
         typer.echo(f"more: --after {answer.meta.after}")
+
+
+def _operator() -> Any:
+    """Who the CLI acts as: an operator, who may see and cancel any booking."""
+    from airline_core import Principal, Role
+
+    return Principal(user_id="operator", role=Role.ADMIN)
+
+
+_STATE_MARKS = {"available": ".", "held": "h", "sold": "x"}
+
+
+@app.command()
+def seatmap(
+    flight_id: Annotated[str, typer.Argument(metavar="FLIGHT", help="The flight's id.")],
+    cabin: Annotated[
+        str, typer.Option(help="first, business, premium_economy or economy.")
+    ] = "economy",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's JSON answer instead of a grid.")
+    ] = False,
+) -> None:
+    """Draw a flight's cabin as a grid: . available, h held, x sold; | an aisle."""
+    settings = _settings()
+
+    async def work() -> Any:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            return await runtime.airline.seat_map(flight_id, cabin)
+
+    seat_map = _run(work)
+    if as_json:
+        import msgspec
+
+        from airline_runtime.http.booking import SeatMapResponse, seat_map_out
+
+        typer.echo(msgspec.json.encode(SeatMapResponse(data=seat_map_out(seat_map))).decode())
+        return
+    typer.echo(draw_seat_map(seat_map))
+
+
+def draw_seat_map(seat_map: Any) -> str:
+    """The cabin as text: a heading of seat letters, then a line per row, front first."""
+    pattern = seat_map.layout.seats
+    states = {entry.seat: entry.state.value for entry in seat_map.seats}
+    exits = set(seat_map.layout.exit_rows)
+    lines = [f"{seat_map.cabin.value} cabin of flight {seat_map.flight_id}"]
+    lines.append("     " + " ".join("|" if c == "-" else c for c in pattern))
+    for row in seat_map.layout.rows:
+        marks = " ".join("|" if c == "-" else _STATE_MARKS[states[f"{row}{c}"]] for c in pattern)
+        lines.append(f"{row:>3}  {marks}{'  exit' if row in exits else ''}")
+    counts = {state: list(states.values()).count(state) for state in _STATE_MARKS}
+    lines.append(", ".join(f"{count} {state}" for state, count in counts.items()))
+    return "\n".join(lines)
+
+
+def _print_booking(booking: Any, now: datetime) -> None:
+    typer.echo(
+        f"{booking.reference}  {booking.status_at(now).value}  {booking.cabin.value}  "
+        f"{booking.total}  flights {' '.join(booking.flight_ids)}"
+    )
+    typer.echo(
+        f"  made {booking.created_at.isoformat()}, pay by {booking.payment_required_by.isoformat()}"
+        f", price kept until {booking.price_guarantee_expires_at.isoformat()}"
+    )
+    for index, passenger in enumerate(booking.passengers):
+        seats = ", ".join(
+            f"{seat.seat} on {seat.flight_id}" for seat in booking.seats if seat.passenger == index
+        )
+        typer.echo(f"  {index}: {passenger.given_name} {passenger.family_name}: {seats}")
+
+
+@bookings_app.command("show")
+def bookings_show(
+    reference: Annotated[str, typer.Argument(help="The record locator, such as K7QX2M.")],
+) -> None:
+    """Look a booking up by its record locator."""
+    settings = _settings()
+
+    async def work() -> tuple[Any, datetime]:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            airline = runtime.airline
+            return await airline.bookings.get(reference.upper(), _operator()), airline.clock.now()
+
+    booking, now = _run(work)
+    _print_booking(booking, now)
+
+
+@bookings_app.command("list")
+def bookings_list(
+    limit: Annotated[int, typer.Option(help="Bookings per page, 1..200.")] = 50,
+    after: Annotated[str | None, typer.Option(help="Cursor of the next page.")] = None,
+) -> None:
+    """Every booking, oldest first."""
+    settings = _settings()
+
+    async def work() -> tuple[Any, datetime]:
+        from airline_core import PageRequest
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            airline = runtime.airline
+            page = await airline.bookings.list(_operator(), PageRequest(limit=limit, after=after))
+            return page, airline.clock.now()
+
+    page, now = _run(work)
+    if not page.items:
+        typer.echo("no bookings")
+    for booking in page.items:
+        typer.echo(
+            f"{booking.reference}  {booking.status_at(now).value:<9}  {booking.total}  "
+            f"{booking.seat_count} seats  {booking.created_at.isoformat()}"
+        )
+    if page.after:
+        typer.echo(f"more: --after {page.after}")
+
+
+@bookings_app.command("cancel")
+def bookings_cancel(
+    reference: Annotated[str, typer.Argument(help="The record locator, such as K7QX2M.")],
+) -> None:
+    """Cancel a booking and free its seats."""
+    settings = _settings()
+
+    async def work() -> tuple[Any, datetime]:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            airline = runtime.airline
+            return await airline.cancel(reference.upper(), _operator()), airline.clock.now()
+
+    booking, now = _run(work)
+    _print_booking(booking, now)
+
+
+@bookings_app.command("expire")
+def bookings_expire(
+    limit: Annotated[int, typer.Option(help="Most holds to expire in this pass.")] = 500,
+) -> None:
+    """Mark expired the unpaid holds whose deadline passed, and free their seats (one pass
+    of the sweep; safe to run from cron on several machines at once)."""
+    settings = _settings()
+
+    async def work() -> int:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            return await runtime.airline.bookings.expire_due(limit)
+
+    typer.echo(f"{_run(work)} holds expired")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from airline_core.booking import BookingRules
 from airline_core.catalog.model import is_iata_code
 from airline_core.search import ConnectionRules
 
@@ -114,6 +115,24 @@ def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return networks
 
 
+def _booking(environ: Mapping[str, str]) -> dict[str, Any]:
+    day = 24 * 60
+    payment = _integer(environ, "AIRLINE_PAYMENT_WINDOW_MINUTES", 30, 1, day)
+    guarantee = _integer(environ, "AIRLINE_PRICE_GUARANTEE_MINUTES", 15, 1, day)
+    if guarantee > payment:
+        raise SettingsError(
+            "AIRLINE_PRICE_GUARANTEE_MINUTES: must not be longer than "
+            f"AIRLINE_PAYMENT_WINDOW_MINUTES ({payment})"
+        )
+    return {
+        "offer_minutes": _integer(environ, "AIRLINE_OFFER_MINUTES", 20, 1, day),
+        "price_guarantee_minutes": guarantee,
+        "payment_window_minutes": payment,
+        "max_held_seats": _integer(environ, "AIRLINE_MAX_HELD_SEATS", 9, 1, 1000),
+        "sales_close_minutes": _integer(environ, "AIRLINE_SALES_CLOSE_MINUTES", 30, 0, day),
+    }
+
+
 def _connections(environ: Mapping[str, str]) -> dict[str, Any]:
     """``AIRLINE_MIN_CONNECTION_MINUTES``, ``AIRLINE_MAX_CONNECTION_MINUTES`` and
     ``AIRLINE_CONNECTION_MINUTES_AT`` (``LHR=75,JFK=60``), checked together."""
@@ -173,6 +192,22 @@ class Settings:
     min_connection_minutes: int = 45
     max_connection_minutes: int = 360
     connection_minutes_at: tuple[tuple[str, int], ...] = ()
+    #: Booking: offer validity, price guarantee and payment window of a hold (minutes), the
+    #: seats one user may hold unpaid, and how long before departure sales close (minutes).
+    offer_minutes: int = 20
+    price_guarantee_minutes: int = 15
+    payment_window_minutes: int = 30
+    max_held_seats: int = 9
+    sales_close_minutes: int = 30
+
+    def booking_rules(self) -> BookingRules:
+        return BookingRules(
+            offer_lifetime=timedelta(minutes=self.offer_minutes),
+            price_guarantee=timedelta(minutes=self.price_guarantee_minutes),
+            payment_window=timedelta(minutes=self.payment_window_minutes),
+            max_held_seats=self.max_held_seats,
+            sales_close=timedelta(minutes=self.sales_close_minutes),
+        )
 
     def connection_rules(self) -> ConnectionRules:
         return ConnectionRules(
@@ -245,6 +280,7 @@ class Settings:
                 environ, "AIRLINE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
             **_connections(environ),
+            **_booking(environ),
         )
 
     def signing_secret(self) -> str:

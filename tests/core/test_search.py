@@ -13,6 +13,7 @@ import pytest
 from airline_core import (
     Airline,
     Airplane,
+    BaseFarePricing,
     Cabin,
     CabinLayout,
     ConnectionRules,
@@ -47,7 +48,8 @@ PLACES.update(
 
 @pytest.fixture
 async def airline() -> AsyncIterator[Airline]:
-    async with Airline.in_memory(clock=FakeClock(NOW)) as memory_airline:
+    # Base fares: these tests rank and filter by the fares they schedule.
+    async with Airline.in_memory(clock=FakeClock(NOW), pricing=BaseFarePricing()) as memory_airline:
         await add_airports(memory_airline, "LHR", "LGW", "JFK", "CDG", "AMS", "FRA", "MAD")
         yield memory_airline
 

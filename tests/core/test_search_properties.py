@@ -211,7 +211,7 @@ def as_leg(flight: Flight, cabin: Cabin) -> Leg | None:
     layout = next(p for p in PLANES if p.id == flight.airplane_id).layout.cabin(cabin)
     if fare is None or layout is None:
         return None
-    return Leg.of(flight, fare, layout.seat_count)
+    return Leg.of(flight, fare, layout.seat_count, layout.seat_count)
 
 
 def reference(  # noqa: PLR0912 - the rules, one after the other, as the docs list them
@@ -264,7 +264,7 @@ def reference(  # noqa: PLR0912 - the rules, one after the other, as the docs li
             if query.max_duration is not None and minutes > query.max_duration:
                 continue
             price = Money(
-                sum(pricing.price(leg, query.passengers).minor_units for leg in legs),
+                sum(pricing.price(leg, query.passengers, NOW).minor_units for leg in legs),
                 legs[0].currency,
             )
             if (query.min_price is not None and price.decimal < query.min_price) or (

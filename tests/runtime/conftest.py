@@ -17,7 +17,7 @@ import pytest
 from httpx import Response
 from litestar.testing import AsyncTestClient
 
-from airline_core import Airline, FakeClock
+from airline_core import Airline, BaseFarePricing, FakeClock
 from airline_runtime.bootstrap import Runtime
 from airline_runtime.http import create_app
 from airline_runtime.settings import Settings
@@ -38,8 +38,9 @@ async def bearer(client: AsyncTestClient[Any], email: str, password: str) -> dic
 
 @pytest.fixture
 async def airline() -> AsyncIterator[Airline]:
+    # Base fares: the HTTP tests check prices against the fares they schedule.
     async with Airline.in_memory(
-        clock=FakeClock(TEST_NOW), password_hasher=FAST_HASHER
+        clock=FakeClock(TEST_NOW), password_hasher=FAST_HASHER, pricing=BaseFarePricing()
     ) as memory_airline:
         yield memory_airline
 

@@ -45,7 +45,11 @@ def test_version() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["serve"], ["demo"], ["seed"], ["search"], ["db"], ["db", "upgrade"]):
+    for command in (
+        [], ["serve"], ["demo"], ["seed"], ["search"], ["db"], ["db", "upgrade"], ["seatmap"],
+        ["bookings"], ["bookings", "show"], ["bookings", "list"], ["bookings", "cancel"],
+        ["bookings", "expire"],
+    ):  # fmt: skip
         code, out, _ = invoke({}, *command, "--help")
         assert code == 0
         assert "Usage" in out
@@ -347,3 +351,83 @@ def test_search_bad_input_is_one_line(
     args = [tomorrow() if arg == "TOMORROW" else arg for arg in args]
     code, _, err = invoke(seeded, "search", *args)
     assert message in one_line_error(code, err)
+
+
+def a_flight(env: dict[str, str]) -> str:
+    import json
+
+    code, out, err = invoke(env, "search", "ATL", "DFW", tomorrow(), "--json", "--max-stops", "0")
+    assert code == 0, err
+    return str(json.loads(out)["data"][0]["segments"][0]["flight_id"])
+
+
+def hold_one(env: dict[str, str], flight_id: str, seat: str) -> str:
+    """Book a seat through the Python API on the CLI's database; the record locator."""
+    import anyio
+
+    from airline_core import Principal, Role
+    from airline_core.booking import SeatChoice
+    from airline_runtime.bootstrap import bootstrap
+    from airline_runtime.settings import Settings
+    from tests.contract.test_booking import party
+
+    async def work() -> str:
+        settings = Settings.from_env(env)
+        async with bootstrap(settings) as runtime:
+            airline = runtime.airline
+            user = await airline.accounts.register(
+                email=f"cli-{seat.lower()}@example.org",
+                password="a long enough passphrase",
+                name="Cli",
+            )
+            offer = await airline.offer(user.id, [flight_id], "economy", 1)
+            principal = Principal(user_id=user.id, role=Role.CUSTOMER)
+            choice = [SeatChoice(flight_id=flight_id, passenger=0, seat=seat)]
+            return (await airline.hold(principal, offer.id, party(1), choice)).reference
+
+    return anyio.run(work)
+
+
+def test_seatmap_draws_the_cabin(seeded: dict[str, str]) -> None:
+    import json
+
+    flight_id = a_flight(seeded)
+    code, out, err = invoke(seeded, "seatmap", flight_id, "--cabin", "economy")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"economy cabin of flight {flight_id}"
+    assert lines[1].split() == ["A", "B", "C", "|", "D", "E", "F"]
+    assert lines[2].split()[1:] == [".", ".", ".", "|", ".", ".", "."]
+    code, out, err = invoke(seeded, "seatmap", flight_id, "--json")
+    assert code == 0, err
+    assert json.loads(out)["data"]["flight_id"] == flight_id
+
+
+def test_an_operator_looks_a_booking_up_and_cancels_it(seeded: dict[str, str]) -> None:
+    flight_id = a_flight(seeded)
+    code, out, err = invoke(seeded, "seatmap", flight_id)
+    first_row = out.splitlines()[2].split()[0]
+    reference = hold_one(seeded, flight_id, f"{first_row}A")
+    code, out, err = invoke(seeded, "bookings", "show", reference.lower())
+    assert code == 0, err
+    assert out.startswith(f"{reference}  held  economy")
+    assert f"{first_row}A on {flight_id}" in out
+    code, out, _ = invoke(seeded, "seatmap", flight_id)
+    assert out.splitlines()[2].split()[1] == "h"
+    code, out, _ = invoke(seeded, "bookings", "list")
+    assert reference in out
+    code, out, err = invoke(seeded, "bookings", "cancel", reference)
+    assert code == 0, err
+    assert out.startswith(f"{reference}  cancelled")
+    assert "cannot" in one_line_error(*invoke(seeded, "bookings", "cancel", reference)[::2])
+    assert "no booking" in one_line_error(*invoke(seeded, "bookings", "show", "ZZZZZZ")[::2])
+    code, out, _ = invoke(seeded, "bookings", "expire")
+    assert (code, out.strip()) == (0, "0 holds expired")
+
+
+def test_seatmap_bad_input_is_one_line(seeded: dict[str, str]) -> None:
+    assert "no flight" in one_line_error(*invoke(seeded, "seatmap", "nope")[::2])
+    flight_id = a_flight(seeded)
+    assert "cabin" in one_line_error(
+        *invoke(seeded, "seatmap", flight_id, "--cabin", "galley")[::2]
+    )

@@ -18,9 +18,12 @@ from airline_core import Airline, FakeClock, Principal, Role
 from airline_core.memory import (
     MemoryAirplaneStore,
     MemoryAirportStore,
+    MemoryBookingStore,
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryInventoryStore,
+    MemoryOfferStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
@@ -48,6 +51,9 @@ def airline() -> Airline:
         flights=MemoryFlightStore(catalog),
         users=MemoryUserStore(),
         refresh_tokens=MemoryRefreshTokenStore(),
+        inventory=MemoryInventoryStore(catalog),
+        offers=MemoryOfferStore(),
+        bookings=MemoryBookingStore(catalog),
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,
         # Real time: JWT expiry is checked against the real clock.

@@ -56,7 +56,7 @@ LAYOUT = {
 }
 
 
-async def test_upgrading_fills_the_seats_of_existing_flights(tmp_path: Path) -> None:
+async def test_upgrading_fills_the_seats_and_capacity_of_existing_flights(tmp_path: Path) -> None:
     database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
     try:
         await upgrade(database, "0002")
@@ -98,6 +98,16 @@ async def test_upgrading_fills_the_seats_of_existing_flights(tmp_path: Path) -> 
                     )
                 )
             ).one()
+            capacity = (
+                await connection.execute(
+                    text(
+                        "SELECT capacity_first, capacity_business, capacity_premium_economy, "
+                        "capacity_economy, seats_ready FROM flights"
+                    )
+                )
+            ).one()
         assert tuple(row) == (None, 8, None, 30)
+        # Seat rows are made when the flight is first offered, not by the migration.
+        assert tuple(capacity) == (None, 8, None, 30, 0)
     finally:
         await database.dispose()

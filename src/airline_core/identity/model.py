@@ -20,6 +20,7 @@ __all__ = [
     "Role",
     "TokenPair",
     "User",
+    "is_email",
     "normalize_email",
     "reveal_to",
 ]
@@ -36,6 +37,11 @@ class Role(StrEnum):
 
     ADMIN = "admin"
     CUSTOMER = "customer"
+
+
+def is_email(text: str) -> bool:
+    """Whether ``text`` (already normalized) has the shape of an email address."""
+    return len(text) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(text) is not None
 
 
 def normalize_email(email: str) -> str:
@@ -57,7 +63,7 @@ class User:
     def __attrs_post_init__(self) -> None:
         rules = Rules("user")
         rules.require(
-            len(self.email) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(self.email) is not None,
+            is_email(self.email),
             "email",
             "must be an email address such as ann@example.org",
         )

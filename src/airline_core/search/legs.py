@@ -16,7 +16,7 @@ __all__ = ["Leg", "LegQuery"]
 
 class Leg(NamedTuple):
     """One flight as search sees it: its route and times, and, for the cabin asked about, its
-    base fare per passenger and how many seats are left.
+    base fare per passenger, how many seats are left and how many it has.
 
     A named tuple rather than an attrs class: stores build hundreds per search from rows they
     trust (no rule is checked again), and a tuple is built in a fraction of the time.
@@ -36,10 +36,20 @@ class Leg(NamedTuple):
     fare_minor_units: int
     currency: str
     seats_left: int
+    #: Seats the cabin has in all: with ``seats_left``, the load factor pricing reads.
+    capacity: int
+
+    @property
+    def load_factor(self) -> float:
+        """The share of the cabin's seats already taken (held or sold), 0.0 to 1.0."""
+        if self.capacity <= 0:
+            return 1.0
+        return min(1.0, max(0.0, (self.capacity - self.seats_left) / self.capacity))
 
     @classmethod
-    def of(cls, flight: Flight, fare: Money, seats_left: int) -> Leg:
-        """``flight`` as sold at ``fare`` per passenger with ``seats_left`` seats left."""
+    def of(cls, flight: Flight, fare: Money, seats_left: int, capacity: int) -> Leg:
+        """``flight`` as sold at ``fare`` per passenger with ``seats_left`` of ``capacity``
+        seats left."""
         return cls(
             flight_id=flight.id,
             number=flight.number,
@@ -53,6 +63,7 @@ class Leg(NamedTuple):
             fare_minor_units=fare.minor_units,
             currency=fare.currency,
             seats_left=seats_left,
+            capacity=capacity,
         )
 
 

@@ -90,17 +90,17 @@ class FlightSearch:
         found: list[Itinerary] = []
         for first in firsts:
             if first.destination in destination_codes:
-                self._keep(found, query, (first,))
+                self._keep(found, query, (first,), now)
                 continue
             if successors is None or first.destination in ends:
                 continue
             for second in successors.after(first):
                 if second.destination in destination_codes:
-                    self._keep(found, query, (first, second))
+                    self._keep(found, query, (first, second), now)
                 elif query.max_stops == 2 and second.destination not in ends:
                     for third in successors.after(second):
                         if third.destination in destination_codes:
-                            self._keep(found, query, (first, second, third))
+                            self._keep(found, query, (first, second, third), now)
         return found
 
     async def _successors(
@@ -155,7 +155,9 @@ class FlightSearch:
         bound = max(leg.departs_at for leg in firsts) + timedelta(minutes=max_duration)
         return min(latest, bound)
 
-    def _keep(self, found: list[Itinerary], query: SearchQuery, legs: tuple[Leg, ...]) -> None:
+    def _keep(
+        self, found: list[Itinerary], query: SearchQuery, legs: tuple[Leg, ...], now: datetime
+    ) -> None:
         """Add the itinerary of ``legs`` to ``found`` if it passes the query's remaining
         rules: one currency, the duration and the price range."""
         currency = legs[0].currency
@@ -165,9 +167,9 @@ class FlightSearch:
             minutes = (legs[-1].arrives_at - legs[0].departs_at).total_seconds() / 60
             if minutes > query.max_duration:
                 return
-        price = self.pricing.price(legs[0], query.passengers)
+        price = self.pricing.price(legs[0], query.passengers, now)
         for leg in legs[1:]:
-            price = price + self.pricing.price(leg, query.passengers)
+            price = price + self.pricing.price(leg, query.passengers, now)
         if query.min_price is not None or query.max_price is not None:
             amount = price.decimal
             if (query.min_price is not None and amount < query.min_price) or (

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -30,7 +31,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
-__all__ = ["airplanes", "airports", "cities", "flights", "metadata", "refresh_tokens", "users"]
+__all__ = [
+    "airplanes",
+    "airports",
+    "bookings",
+    "cities",
+    "flights",
+    "metadata",
+    "offers",
+    "refresh_tokens",
+    "seats",
+    "users",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -142,6 +154,14 @@ flights = Table(
     Column("seats_business", Integer),
     Column("seats_premium_economy", Integer),
     Column("seats_economy", Integer),
+    # Seats per cabin in all (NULL where there is no such cabin): with the seats left, the load
+    # factor that prices the next sale.
+    Column("capacity_first", Integer),
+    Column("capacity_business", Integer),
+    Column("capacity_premium_economy", Integer),
+    Column("capacity_economy", Integer),
+    # Whether the flight's seat rows exist: they are made when it is first offered for sale.
+    Column("seats_ready", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("number", "departs_on"),
     CheckConstraint("arrives_at > departs_at", name="arrives_after_departure"),
     CheckConstraint("origin <> destination", name="distinct_airports"),
@@ -185,5 +205,68 @@ refresh_tokens = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),
+    **_MYSQL_TABLE,
+)
+
+
+# One row per seat per flight. A seat is claimed with a compare-and-set on its row (see
+# airline_runtime.db.booking); the primary key puts a flight's seats together.
+seats = Table(
+    "seats",
+    metadata,
+    Column(
+        "flight_id",
+        ascii_code(ID),
+        ForeignKey("flights.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seat", ascii_code(4), primary_key=True),
+    Column("state", ascii_code(10), nullable=False),
+    Column("booking_id", ascii_code(ID), index=True),
+    # Until when a held seat is held (the booking's payment deadline); NULL otherwise.
+    Column("hold_expires_at", UTCDateTime()),
+    **_MYSQL_TABLE,
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("user_id", ascii_code(ID), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # Flight ids joined by spaces, in the itinerary's order.
+    Column("flight_ids", ascii_code(96), nullable=False),
+    Column("cabin", ascii_code(16), nullable=False),
+    Column("passengers", Integer, nullable=False),
+    # One passenger's price per flight in minor units, joined by spaces.
+    Column("unit_prices", ascii_code(96), nullable=False),
+    Column("currency", ascii_code(3), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    **_MYSQL_TABLE,
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("reference", ascii_code(6), nullable=False, unique=True),
+    Column("user_id", ascii_code(ID), ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
+    Column("offer_id", ascii_code(ID), nullable=False),
+    Column("status", ascii_code(12), nullable=False),
+    Column("flight_ids", ascii_code(96), nullable=False),
+    Column("cabin", ascii_code(16), nullable=False),
+    # Passengers and seat assignments are read and written with the booking, whole.
+    Column("passengers", Text, nullable=False),
+    Column("seats", Text, nullable=False),
+    Column("seat_count", Integer, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("currency", ascii_code(3), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("price_guarantee_expires_at", UTCDateTime(), nullable=False),
+    Column("payment_required_by", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # A user's bookings (and the seats they hold); the expiry sweep's due holds.
+    Index(None, "user_id", "status"),
+    Index(None, "status", "payment_required_by"),
     **_MYSQL_TABLE,
 )

@@ -23,6 +23,7 @@ from litestar.static_files import create_static_files_router
 from airline_core import Airline, __version__
 from airline_runtime.bootstrap import Runtime, bootstrap
 from airline_runtime.http.auth import AuthController, UserController
+from airline_runtime.http.booking import BookingController, OfferController, SeatMapController
 from airline_runtime.http.catalog import (
     AirplaneController,
     AirportController,
@@ -70,6 +71,7 @@ def _openapi() -> OpenAPIConfig:
         tags=[
             Tag(name="catalog", description="Cities, airports, airplanes and flights"),
             Tag(name="search", description="Itineraries for a day, direct and connecting"),
+            Tag(name="booking", description="Seat maps, offers, holds and cancellation"),
             Tag(name="identity", description="Accounts, tokens and the signed-in user"),
             Tag(name="operations", description="Health probes"),
         ],
@@ -162,7 +164,10 @@ def create_app(
             AirportController,
             AirplaneController,
             FlightController,
+            SeatMapController,
             SearchController,
+            OfferController,
+            BookingController,
             AuthController,
             UserController,
             HealthController,

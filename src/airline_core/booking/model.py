@@ -1,0 +1,251 @@
+"""Offers, bookings and their states.
+
+An :class:`Offer` is a priced quote for one itinerary, a cabin and a party, valid for a while. A
+:class:`Booking` made from it holds seats until ``payment_required_by`` and keeps the offer's
+total until ``price_guarantee_expires_at``. Its :class:`BookingStatus` moves only as
+:data:`TRANSITIONS` allows; a hold whose payment deadline passed *is* expired from that instant
+(:meth:`Booking.status_at`), whether or not a sweep has written it down yet.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from attrs import field, frozen
+
+from airline_core.catalog.model import Cabin, cabin_named
+from airline_core.errors import InvalidRequest, InvalidTransition
+from airline_core.identity.model import is_email, normalize_email
+from airline_core.money import Money
+from airline_core.validation import Rules
+
+__all__ = [
+    "LOCATOR_ALPHABET",
+    "MAX_PASSENGERS",
+    "TRANSITIONS",
+    "Booking",
+    "BookingStatus",
+    "Offer",
+    "Passenger",
+    "SeatAssignment",
+    "SeatChoice",
+    "SeatState",
+    "new_locator",
+]
+
+#: The most passengers one booking (and one search) may carry.
+MAX_PASSENGERS = 9
+MAX_PASSENGER_NAME = 60
+#: No 0/O or 1/I: a locator is read out over the phone.
+LOCATOR_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_LOCATOR = re.compile(f"[{LOCATOR_ALPHABET}]{{6}}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SEAT_LABEL = re.compile(r"([1-9][0-9]?)([A-Z])")
+
+
+def new_locator() -> str:
+    """A random 6-character record locator (32**6, about a billion, possible values)."""
+    return "".join(secrets.choice(LOCATOR_ALPHABET) for _ in range(6))
+
+
+def is_locator(text: str) -> bool:
+    return _LOCATOR.fullmatch(text) is not None
+
+
+def split_seat_label(label: str) -> tuple[int, str] | None:
+    """``"12A"`` -> ``(12, "A")``; ``None`` when it is no seat label."""
+    match = _SEAT_LABEL.fullmatch(label)
+    return None if match is None else (int(match.group(1)), match.group(2))
+
+
+class SeatState(StrEnum):
+    AVAILABLE = "available"
+    HELD = "held"
+    SOLD = "sold"
+
+
+class BookingStatus(StrEnum):
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+#: Every move a booking may make; anything else is an :class:`InvalidTransition`.
+TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.HELD: frozenset(
+        {BookingStatus.CONFIRMED, BookingStatus.CANCELLED, BookingStatus.EXPIRED}
+    ),
+    BookingStatus.CONFIRMED: frozenset({BookingStatus.CANCELLED}),
+    BookingStatus.CANCELLED: frozenset(),
+    BookingStatus.EXPIRED: frozenset(),
+}
+
+
+def check_transition(current: BookingStatus, target: BookingStatus) -> None:
+    """:raises InvalidTransition: ``current`` cannot move to ``target``."""
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(f"a {current} booking cannot become {target}")
+
+
+def _name_ok(value: str) -> bool:
+    return bool(value.strip()) and value == value.strip() and len(value) <= MAX_PASSENGER_NAME
+
+
+def _optional_phone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(" ", "")
+
+
+@frozen(kw_only=True)
+class Passenger:
+    """A traveller as the booking names them. ``phone`` is optional, in E.164 (+447700900123);
+    without one the traveller gets email only."""
+
+    given_name: str
+    family_name: str
+    born_on: date
+    email: str = field(converter=normalize_email)
+    phone: str | None = field(default=None, converter=_optional_phone)
+
+    def __attrs_post_init__(self) -> None:
+        rules = Rules("passenger")
+        for name in ("given_name", "family_name"):
+            rules.require(
+                _name_ok(getattr(self, name)),
+                name,
+                f"must not be empty, start or end with spaces, or pass {MAX_PASSENGER_NAME}"
+                " characters",
+            )
+        rules.require(is_email(self.email), "email", "must be an email address")
+        rules.require(
+            self.phone is None or _E164.fullmatch(self.phone) is not None,
+            "phone",
+            "must be in E.164 form, such as +447700900123",
+        )
+        rules.check()
+
+    def check_born_on(self, today: date, rules: Rules, prefix: str) -> None:
+        check_born_on(self.born_on, today, rules, prefix)
+
+
+def check_born_on(born_on: date, today: date, rules: Rules, prefix: str) -> None:
+    """A date of birth must be today or before, and less than 120 years ago."""
+    rules.require(
+        today - timedelta(days=366 * 120) < born_on <= today,
+        f"{prefix}.born_on",
+        "must be a real date of birth, not in the future",
+    )
+
+
+@frozen(kw_only=True)
+class SeatChoice:
+    """A seat a traveller asked for: passenger ``passenger`` (index into the booking's
+    passengers) sits in ``seat`` (such as ``12A``) on ``flight_id``."""
+
+    flight_id: str
+    passenger: int
+    seat: str
+
+
+#: Where each passenger of a booking sits, flight by flight (chosen or auto-assigned).
+SeatAssignment = SeatChoice
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _prices(values: Iterable[Money]) -> tuple[Money, ...]:
+    return tuple(values)
+
+
+def _passengers(values: Iterable[Passenger]) -> tuple[Passenger, ...]:
+    return tuple(values)
+
+
+def _assignments(values: Iterable[SeatChoice]) -> tuple[SeatChoice, ...]:
+    return tuple(values)
+
+
+def _check_party(passengers: int, field_name: str = "passengers") -> None:
+    if type(passengers) is not int or not 1 <= passengers <= MAX_PASSENGERS:
+        raise InvalidRequest.for_field(field_name, f"must be 1..{MAX_PASSENGERS}")
+
+
+@frozen(kw_only=True)
+class Offer:
+    """A priced quote: ``passengers`` seats in ``cabin`` on each of ``flight_ids`` for ``total``
+    until ``expires_at``. ``unit_prices`` are one passenger's price per flight."""
+
+    id: str
+    user_id: str
+    flight_ids: tuple[str, ...] = field(converter=_strings)
+    cabin: Cabin = field(converter=cabin_named)
+    passengers: int
+    unit_prices: tuple[Money, ...] = field(converter=_prices)
+    created_at: datetime
+    expires_at: datetime
+
+    def __attrs_post_init__(self) -> None:
+        _check_party(self.passengers)
+        if len(self.unit_prices) != len(self.flight_ids):
+            raise InvalidRequest.for_field("unit_prices", "needs one price per flight")
+
+    @property
+    def total(self) -> Money:
+        total = self.unit_prices[0] * self.passengers
+        for price in self.unit_prices[1:]:
+            total = total + price * self.passengers
+        return total
+
+    def expired_at(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+@frozen(kw_only=True)
+class Booking:
+    """A held, confirmed, cancelled or expired booking of one itinerary.
+
+    ``seats`` has one assignment per passenger per flight. ``status`` is what was last stored;
+    ask :meth:`status_at` for the state at an instant.
+    """
+
+    id: str
+    reference: str
+    user_id: str
+    offer_id: str
+    status: BookingStatus = field(converter=BookingStatus)
+    flight_ids: tuple[str, ...] = field(converter=_strings)
+    cabin: Cabin = field(converter=cabin_named)
+    passengers: tuple[Passenger, ...] = field(converter=_passengers)
+    seats: tuple[SeatAssignment, ...] = field(converter=_assignments)
+    total: Money
+    created_at: datetime
+    price_guarantee_expires_at: datetime
+    payment_required_by: datetime
+    updated_at: datetime
+
+    def __attrs_post_init__(self) -> None:
+        if not is_locator(self.reference):
+            raise InvalidRequest.for_field("reference", "must be a 6-character record locator")
+        _check_party(len(self.passengers))
+
+    def status_at(self, now: datetime) -> BookingStatus:
+        """The state at ``now``: a hold past its payment deadline is expired."""
+        if self.status is BookingStatus.HELD and now >= self.payment_required_by:
+            return BookingStatus.EXPIRED
+        return self.status
+
+    @property
+    def seat_count(self) -> int:
+        """Seats the booking takes: one per passenger per flight."""
+        return len(self.seats)
+
+    def seats_on(self, flight_id: str) -> list[SeatAssignment]:
+        return [seat for seat in self.seats if seat.flight_id == flight_id]

@@ -1,0 +1,463 @@
+"""The booking use cases: seat maps, offers, holds, cancellation and the expiry sweep.
+
+The flow (docs/booking.md tells it for users):
+
+1. :meth:`Offers.create` prices an itinerary for a cabin and a party with the airline's
+   :class:`~airline_core.pricing.Pricing` and keeps the quote for ``offer_lifetime``. The
+   first offer of a flight makes its seat rows.
+2. :meth:`Bookings.hold` turns an unexpired offer into a ``held`` booking: it reads the seat
+   map, picks seats (chosen ones, the rest together where possible), and asks the store to
+   claim them with compare-and-set updates. When another buyer got an auto-assigned seat
+   first it reads again and picks again, a few times; a chosen seat that is taken is an
+   answer, not a retry. The booking keeps the offer's total until
+   ``price_guarantee_expires_at`` and its seats until ``payment_required_by``.
+3. :meth:`Bookings.cancel` and :meth:`Bookings.expire_due` free a hold's seats.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import anyio
+from attrs import define, field, frozen
+
+from airline_core.booking.model import (
+    MAX_PASSENGERS,
+    Booking,
+    BookingStatus,
+    Offer,
+    Passenger,
+    SeatAssignment,
+    SeatChoice,
+    check_transition,
+    new_locator,
+)
+from airline_core.booking.seating import SeatMap, choose_seats
+from airline_core.catalog.model import (
+    Cabin,
+    CabinLayout,
+    Flight,
+    FlightStatus,
+    SeatLayout,
+    cabin_named,
+)
+from airline_core.errors import (
+    AlreadyExists,
+    FieldError,
+    InvalidRequest,
+    InvalidTransition,
+    OfferExpired,
+    SeatUnavailable,
+)
+from airline_core.identity.model import Principal, reveal_to
+from airline_core.ids import new_id
+from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page
+from airline_core.ports import (
+    AirplaneStore,
+    BookingStore,
+    Clock,
+    FlightStore,
+    InventoryStore,
+    OfferStore,
+)
+from airline_core.pricing import Pricing
+from airline_core.search.connections import ConnectionRules
+from airline_core.search.legs import Leg
+from airline_core.validation import Rules
+
+__all__ = ["BookingRules", "Bookings", "Offers", "SeatMaps"]
+
+_FIRST_PAGE = PageRequest()
+_jitter = random.SystemRandom()
+MAX_SEGMENTS = 3
+
+
+@frozen(kw_only=True)
+class BookingRules:
+    """The commercial rules of booking, all configurable (see docs/configuration.md)."""
+
+    #: How long an offer's price may be booked.
+    offer_lifetime: timedelta = timedelta(minutes=20)
+    #: How long a hold keeps its total, whatever the flight's price does.
+    price_guarantee: timedelta = timedelta(minutes=15)
+    #: How long a hold keeps its seats unpaid.
+    payment_window: timedelta = timedelta(minutes=30)
+    #: Seats one user may hold in unpaid bookings at once.
+    max_held_seats: int = 9
+    #: Sales of a flight close this long before it departs.
+    sales_close: timedelta = timedelta(minutes=30)
+    #: Rounds of read-pick-claim for auto-assigned seats before giving up.
+    claim_attempts: int = 8
+
+    def __attrs_post_init__(self) -> None:
+        rules = Rules("booking rules")
+        for name in ("offer_lifetime", "price_guarantee", "payment_window"):
+            rules.require(getattr(self, name) > timedelta(0), name, "must be positive")
+        rules.require(
+            self.price_guarantee <= self.payment_window,
+            "price_guarantee",
+            "must not outlast the payment window",
+        )
+        rules.require(self.max_held_seats >= 1, "max_held_seats", "must be at least 1")
+        rules.require(self.sales_close >= timedelta(0), "sales_close", "must not be negative")
+        rules.require(self.claim_attempts >= 1, "claim_attempts", "must be at least 1")
+        rules.check()
+
+
+async def _cabin_of(
+    airplanes: AirplaneStore, flight: Flight, cabin: Cabin, field_name: str
+) -> tuple[SeatLayout, CabinLayout]:
+    """The flight's airplane layout and its ``cabin``.
+
+    :raises InvalidRequest: naming ``field_name``: the flight does not sell that cabin.
+    """
+    airplane = await airplanes.get(flight.airplane_id)
+    layout = airplane.layout.cabin(cabin)
+    if layout is None or cabin not in flight.fares:
+        raise InvalidRequest.for_field(field_name, f"flight {flight.number} has no {cabin} cabin")
+    return airplane.layout, layout
+
+
+@define
+class SeatMaps:
+    """Who sits where: the seat map of a flight's cabin."""
+
+    flights: FlightStore
+    airplanes: AirplaneStore
+    inventory: InventoryStore
+    clock: Clock
+
+    async def seat_map(self, flight_id: str, cabin: Cabin | str) -> SeatMap:
+        """Every seat of ``cabin`` on the flight, each available, held or sold.
+
+        :raises NotFound: no flight has that id.
+        :raises InvalidRequest: the flight has no such cabin.
+        """
+        flight = await self.flights.get(flight_id)
+        _, layout = await _cabin_of(self.airplanes, flight, cabin_named(cabin), "cabin")
+        taken = await self.inventory.taken(flight_id, self.clock.now())
+        return SeatMap.of(flight_id, layout, taken)
+
+
+@define
+class Offers:
+    """Priced quotes for an itinerary."""
+
+    offers: OfferStore
+    flights: FlightStore
+    airplanes: AirplaneStore
+    inventory: InventoryStore
+    pricing: Pricing
+    clock: Clock
+    connections: ConnectionRules = field(factory=ConnectionRules)
+    rules: BookingRules = field(factory=BookingRules)
+
+    async def create(
+        self,
+        user_id: str,
+        flight_ids: Sequence[str],
+        cabin: Cabin | str,
+        passengers: int,
+    ) -> Offer:
+        """Price ``passengers`` seats in ``cabin`` on the itinerary of ``flight_ids`` (in
+        order, as a search returned them).
+
+        :raises NotFound: a flight does not exist.
+        :raises InvalidRequest: no itinerary (1 to 3 flights, each leaving where the one
+            before arrives, within the connection rules), no such cabin, a bad party size.
+        :raises SeatUnavailable: the cabin has fewer seats left than passengers.
+        :raises InvalidTransition: a flight is cancelled or its sales have closed.
+        """
+        cabin = cabin_named(cabin)
+        rules = Rules("offer")
+        rules.require(
+            1 <= len(flight_ids) <= MAX_SEGMENTS, "flight_ids", "must list 1 to 3 flights"
+        )
+        rules.require(
+            len(set(flight_ids)) == len(flight_ids), "flight_ids", "must not repeat a flight"
+        )
+        rules.require(
+            type(passengers) is int and 1 <= passengers <= MAX_PASSENGERS,
+            "passengers",
+            f"must be 1..{MAX_PASSENGERS}",
+        )
+        rules.check()
+        now = self.clock.now()
+        flights = [await self.flights.get(flight_id) for flight_id in flight_ids]
+        self._check_itinerary(flights, now)
+        prices = []
+        for index, flight in enumerate(flights):
+            plane, layout = await _cabin_of(self.airplanes, flight, cabin, f"flight_ids.{index}")
+            prepared, cabins = await self.inventory.seats(flight.id)
+            if not prepared:
+                # Booking starts here: the flight's seat rows are made now, once.
+                await self.inventory.prepare(flight.id, [s.label for s in plane.iter_seats()])
+            left, capacity = cabins.get(cabin, (layout.seat_count, layout.seat_count))
+            if left < passengers:
+                raise SeatUnavailable(
+                    f"flight {flight.number} has {left} {cabin} seats left",
+                    errors=[FieldError(f"flight_ids.{index}", f"{left} seats left")],
+                )
+            leg = Leg.of(flight, flight.fares[cabin], left, capacity)
+            prices.append(self.pricing.price(leg, 1, now))
+        if len({price.currency for price in prices}) > 1:
+            raise InvalidRequest.for_field("flight_ids", "the flights are sold in two currencies")
+        offer = Offer(
+            id=new_id(),
+            user_id=user_id,
+            flight_ids=flight_ids,
+            cabin=cabin,
+            passengers=passengers,
+            unit_prices=prices,
+            created_at=now,
+            expires_at=now + self.rules.offer_lifetime,
+        )
+        await self.offers.add(offer)
+        return offer
+
+    def _check_itinerary(self, flights: Sequence[Flight], now: datetime) -> None:
+        for index, flight in enumerate(flights):
+            if flight.status is FlightStatus.CANCELLED:
+                raise InvalidTransition(f"flight {flight.number} is cancelled")
+            if flight.departs_at - self.rules.sales_close <= now:
+                raise InvalidTransition(
+                    f"sales of flight {flight.number} have closed",
+                    errors=[FieldError(f"flight_ids.{index}", "sales have closed")],
+                )
+        for index, (before, after) in enumerate(itertools.pairwise(flights)):
+            place = f"flight_ids.{index + 1}"
+            if after.origin != before.destination:
+                raise InvalidRequest.for_field(place, f"does not leave from {before.destination}")
+            gap = after.departs_at - before.arrives_at
+            if not self.connections.minimum_for(after.origin) <= gap <= self.connections.maximum:
+                raise InvalidRequest.for_field(
+                    place, f"the connection at {after.origin} breaks the connection rules"
+                )
+        visited = [flights[0].origin, *(flight.destination for flight in flights)]
+        if len(set(visited)) != len(visited):
+            raise InvalidRequest.for_field("flight_ids", "the itinerary visits an airport twice")
+
+    async def get(self, offer_id: str, principal: Principal) -> Offer:
+        """:raises NotFound: no such offer, or it is another user's."""
+        offer = await self.offers.get(offer_id)
+        reveal_to(principal, offer.user_id, "offer")
+        return offer
+
+
+def _chosen_and_taken(choices: Sequence[SeatChoice], taken: set[str]) -> SeatUnavailable | None:
+    """The error naming each chosen seat among ``taken`` (``<flight id>.<seat>``) by its place
+    in the request, or ``None`` when no chosen seat is taken."""
+    named = [
+        FieldError(f"seats.{index}", f"seat {choice.seat} is taken")
+        for index, choice in enumerate(choices)
+        if f"{choice.flight_id}.{choice.seat}" in taken
+    ]
+    return SeatUnavailable("a chosen seat is taken", errors=named) if named else None
+
+
+@define
+class Bookings:
+    """Holds made from offers, their cancellation, and the expiry of unpaid ones."""
+
+    bookings: BookingStore
+    offers: OfferStore
+    flights: FlightStore
+    airplanes: AirplaneStore
+    inventory: InventoryStore
+    clock: Clock
+    rules: BookingRules = field(factory=BookingRules)
+
+    async def hold(
+        self,
+        principal: Principal,
+        offer_id: str,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice] = (),
+    ) -> Booking:
+        """Hold the offer's seats for ``passengers``: a ``held`` booking.
+
+        ``seats`` may choose seats for some passengers on some flights; everyone else is
+        seated by :func:`~airline_core.booking.seating.choose_seats`, a party together where
+        the free seats allow.
+
+        :raises NotFound: no such offer, or another user's.
+        :raises OfferExpired: the offer's validity ended.
+        :raises InvalidRequest: not one passenger per seat of the offer, a bad passenger, or a
+            seat choice for no flight, passenger or seat of the offer (each named).
+        :raises SeatUnavailable: a chosen seat is taken (named as ``seats.<index>``), or too
+            few seats are left.
+        :raises HoldLimitReached: the user would hold more than ``max_held_seats`` seats.
+        :raises InvalidTransition: a flight was cancelled or its sales closed.
+        """
+        offer = await self.offers.get(offer_id)
+        reveal_to(principal, offer.user_id, "offer")
+        now = self.clock.now()
+        if offer.expired_at(now):
+            raise OfferExpired("the offer has expired: ask for a new one")
+        flights = [await self.flights.get(flight_id) for flight_id in offer.flight_ids]
+        layouts = {
+            flight.id: (await _cabin_of(self.airplanes, flight, offer.cabin, "offer_id"))[1]
+            for flight in flights
+        }
+        chosen = self._check_request(offer, passengers, seats, layouts, now)
+        deadline = min(
+            now + self.rules.payment_window,
+            min(flight.departs_at for flight in flights) - self.rules.sales_close,
+        )
+        if deadline <= now:
+            raise InvalidTransition("sales of a flight of this offer have closed")
+        for attempt in range(1, self.rules.claim_attempts + 1):
+            assignments = await self._assign(offer, flights, layouts, seats, chosen, now)
+            booking = Booking(
+                id=new_id(),
+                reference=new_locator(),
+                user_id=principal.user_id,
+                offer_id=offer.id,
+                status=BookingStatus.HELD,
+                flight_ids=offer.flight_ids,
+                cabin=offer.cabin,
+                passengers=passengers,
+                seats=assignments,
+                total=offer.total,
+                created_at=now,
+                price_guarantee_expires_at=min(now + self.rules.price_guarantee, deadline),
+                payment_required_by=deadline,
+                updated_at=now,
+            )
+            try:
+                await self.bookings.hold(booking, max_held_seats=self.rules.max_held_seats, now=now)
+            except AlreadyExists:
+                continue  # the record locator was taken: another one
+            except SeatUnavailable as error:
+                named = _chosen_and_taken(seats, {item.field for item in error.errors})
+                if named:
+                    raise named from None
+                if attempt == self.rules.claim_attempts:
+                    raise SeatUnavailable(
+                        "other travellers kept taking the seats picked; try again"
+                    ) from None
+                # Someone else took an auto-assigned seat first: read the map again.
+                await anyio.sleep(_jitter.uniform(0, 0.002 * attempt))
+                continue
+            return booking
+        raise SeatUnavailable("could not hold the seats; try again")
+
+    @staticmethod
+    def _check_request(
+        offer: Offer,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice],
+        layouts: dict[str, CabinLayout],
+        now: datetime,
+    ) -> dict[tuple[str, int], str]:
+        """The chosen seats by (flight id, passenger index); every broken rule at once."""
+        rules = Rules("booking")
+        if len(passengers) != offer.passengers:
+            rules.add("passengers", f"the offer is for {offer.passengers} passengers")
+        today = now.date()
+        for index, passenger in enumerate(passengers):
+            passenger.check_born_on(today, rules, f"passengers.{index}")
+        chosen: dict[tuple[str, int], str] = {}
+        used: set[tuple[str, str]] = set()
+        for index, choice in enumerate(seats):
+            layout = layouts.get(choice.flight_id)
+            place = f"seats.{index}"
+            if layout is None:
+                rules.add(f"{place}.flight_id", "is no flight of the offer")
+                continue
+            if not 0 <= choice.passenger < offer.passengers:
+                rules.add(f"{place}.passenger", f"must be 0..{offer.passengers - 1}")
+                continue
+            if choice.seat not in {seat.label for seat in layout.iter_seats()}:
+                rules.add(f"{place}.seat", f"no seat {choice.seat} in {offer.cabin}")
+                continue
+            key = (choice.flight_id, choice.passenger)
+            if key in chosen:
+                rules.add(place, "this passenger already has a seat on that flight")
+            elif (choice.flight_id, choice.seat) in used:
+                rules.add(place, f"seat {choice.seat} is chosen twice")
+            else:
+                chosen[key] = choice.seat
+                used.add((choice.flight_id, choice.seat))
+        rules.check()
+        return chosen
+
+    async def _assign(
+        self,
+        offer: Offer,
+        flights: Sequence[Flight],
+        layouts: dict[str, CabinLayout],
+        choices: Sequence[SeatChoice],
+        chosen: dict[tuple[str, int], str],
+        now: datetime,
+    ) -> list[SeatAssignment]:
+        """Seats for everyone: the chosen ones, and free ones picked for the rest."""
+        assignments: list[SeatAssignment] = []
+        for flight in flights:
+            layout = layouts[flight.id]
+            taken = await self.inventory.taken(flight.id, now)
+            mine = {p: seat for (f, p), seat in chosen.items() if f == flight.id}
+            named = _chosen_and_taken(
+                choices, {f"{flight.id}.{seat}" for seat in mine.values() if seat in taken}
+            )
+            if named:
+                raise named
+            rest = [p for p in range(offer.passengers) if p not in mine]
+            free = {s.label for s in layout.iter_seats()} - taken.keys() - set(mine.values())
+            picked = choose_seats(layout, free, len(rest), near=list(mine.values()))
+            if picked is None:
+                raise SeatUnavailable(
+                    f"flight {flight.number} has too few {offer.cabin} seats left",
+                    errors=[FieldError("offer_id", "too few seats left")],
+                )
+            mine.update(zip(rest, picked, strict=True))
+            assignments.extend(
+                SeatAssignment(flight_id=flight.id, passenger=p, seat=mine[p])
+                for p in range(offer.passengers)
+            )
+        return assignments
+
+    async def get(self, reference: str, principal: Principal) -> Booking:
+        """:raises NotFound: no such booking, or another user's (admins see every one)."""
+        booking = await self.bookings.get(reference)
+        reveal_to(principal, booking.user_id, "booking")
+        return booking
+
+    async def list(self, principal: Principal, page: PageRequest = _FIRST_PAGE) -> Page[Booking]:
+        """The principal's bookings, oldest first; an admin's list is everyone's."""
+        owner = None if principal.is_admin else principal.user_id
+        scope = f"bookings:{owner}"
+        window = KeysetWindow.open(page, scope, shape=(str,))
+        found = await self.bookings.list(owner, window)
+        return make_page(found, window, lambda booking: (booking.id,), scope)
+
+    async def cancel(self, reference: str, principal: Principal) -> Booking:
+        """Cancel a booking and free its seats.
+
+        :raises NotFound: no such booking, or another user's.
+        :raises InvalidTransition: it is cancelled or expired already (or confirmed: refunds
+            come with payments).
+        """
+        booking = await self.get(reference, principal)
+        now = self.clock.now()
+        status = booking.status_at(now)
+        check_transition(status, BookingStatus.CANCELLED)
+        if status is not BookingStatus.HELD:
+            raise InvalidTransition(f"a {status} booking cannot be cancelled yet")
+        if not await self.bookings.release(booking, BookingStatus.CANCELLED, now):
+            current = await self.bookings.get(reference)
+            raise InvalidTransition(f"the booking is {current.status_at(now)} now")
+        return await self.bookings.get(reference)
+
+    async def expire_due(self, limit: int = 500) -> int:
+        """Mark expired the holds whose payment deadline passed and free their seats (the
+        sweep; safe to run in several processes at once). How many it expired."""
+        now = self.clock.now()
+        expired = 0
+        for booking in await self.bookings.expiring(now, limit):
+            if await self.bookings.release(booking, BookingStatus.EXPIRED, now):
+                expired += 1
+        return expired

@@ -1,0 +1,388 @@
+"""SQLAlchemy stores for seat inventory, offers and bookings (contracts in
+:mod:`airline_core.ports`).
+
+A hold is one write transaction of few statements, in an order that keeps hot row locks short
+and never reads a seat before writing it:
+
+1. lock the user's row and count the seats its unexpired holds take (the hold limit; the lock
+   makes two holds of one user queue, so neither can slip past the limit);
+2. insert the booking;
+3. per flight, in id order: claim the seats with one compare-and-set ``UPDATE ... WHERE
+   seat IN (...) AND state = 'available'``, and only if that claims fewer than asked, a second
+   one over holds whose deadline passed; the row count says whether every seat was won;
+4. per flight, take the seats claimed from available ones off the flight's seats left, which
+   also checks that the flight is not cancelled.
+
+A lost race is a row count short, never an oversold seat: the ``UPDATE`` re-checks the state on
+the locked row. On SQLite the transaction is ``BEGIN IMMEDIATE`` and the user lock is implied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from attrs import define
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from airline_core.booking.model import (
+    Booking,
+    BookingStatus,
+    Offer,
+    Passenger,
+    SeatAssignment,
+    SeatState,
+)
+from airline_core.catalog.model import Cabin
+from airline_core.errors import (
+    FieldError,
+    HoldLimitReached,
+    InvalidTransition,
+    NotFound,
+    SeatUnavailable,
+)
+from airline_core.money import Money
+from airline_core.pagination import KeysetWindow
+from airline_core.ports import CabinSeats
+from airline_runtime.db.engine import Database, integrity_errors
+from airline_runtime.db.keysets import keyset, window_key
+from airline_runtime.db.tables import bookings, flights, offers, seats, users
+
+__all__ = ["SQLAlchemyBookingStore", "SQLAlchemyInventoryStore", "SQLAlchemyOfferStore"]
+
+_HELD = SeatState.HELD.value
+_AVAILABLE = SeatState.AVAILABLE.value
+_SEATS_LEFT = {cabin: flights.c[f"seats_{cabin.value}"] for cabin in Cabin}
+_CAPACITY = {cabin: flights.c[f"capacity_{cabin.value}"] for cabin in Cabin}
+
+
+@define
+class SQLAlchemyInventoryStore:
+    db: Database
+
+    async def seats(self, flight_id: str) -> tuple[bool, dict[Cabin, CabinSeats]]:
+        query = select(flights.c.seats_ready, *_SEATS_LEFT.values(), *_CAPACITY.values()).where(
+            flights.c.id == flight_id
+        )
+        rows = await self.db.fetch(query)
+        if not rows:
+            raise NotFound(f"no flight has id {flight_id}")
+        row = rows[0]._mapping
+        cabins = {
+            cabin: CabinSeats(row[_SEATS_LEFT[cabin]], row[_CAPACITY[cabin]])
+            for cabin in Cabin
+            if row[_CAPACITY[cabin]] is not None
+        }
+        return bool(row[flights.c.seats_ready]), cabins
+
+    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            # Whoever flips the flag makes the rows; a second preparer waits on the flight's
+            # row lock, then finds the flag set and does nothing.
+            claimed = await connection.execute(
+                update(flights)
+                .where(flights.c.id == flight_id, flights.c.seats_ready.is_(False))
+                .values(seats_ready=True)
+            )
+            if claimed.rowcount:
+                await connection.execute(
+                    insert(seats),
+                    [
+                        {"flight_id": flight_id, "seat": label, "state": _AVAILABLE}
+                        for label in labels
+                    ],
+                )
+
+        await self.db.write(work)
+
+    async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
+        query = select(seats.c.seat, seats.c.state, seats.c.hold_expires_at).where(
+            seats.c.flight_id == flight_id, seats.c.state != _AVAILABLE
+        )
+        return {
+            row.seat: SeatState(row.state)
+            for row in await self.db.fetch(query)
+            if not (row.state == _HELD and row.hold_expires_at <= now)
+        }
+
+
+def _offer(row: Any) -> Offer:
+    return Offer(
+        id=row.id,
+        user_id=row.user_id,
+        flight_ids=row.flight_ids.split(),
+        cabin=row.cabin,
+        passengers=row.passengers,
+        unit_prices=[Money(int(units), row.currency) for units in row.unit_prices.split()],
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+@define
+class SQLAlchemyOfferStore:
+    db: Database
+
+    async def add(self, offer: Offer) -> None:
+        await self.db.execute(
+            insert(offers).values(
+                id=offer.id,
+                user_id=offer.user_id,
+                flight_ids=" ".join(offer.flight_ids),
+                cabin=offer.cabin.value,
+                passengers=offer.passengers,
+                unit_prices=" ".join(str(price.minor_units) for price in offer.unit_prices),
+                currency=offer.total.currency,
+                created_at=offer.created_at,
+                expires_at=offer.expires_at,
+            )
+        )
+
+    async def get(self, offer_id: str) -> Offer:
+        rows = await self.db.fetch(select(offers).where(offers.c.id == offer_id))
+        if not rows:
+            raise NotFound("no offer with that id")
+        return _offer(rows[0])
+
+    async def delete_expired(self, before: datetime) -> int:
+        return await self.db.execute(offers.delete().where(offers.c.expires_at < before))
+
+
+def _passenger_json(passenger: Passenger) -> dict[str, Any]:
+    return {
+        "given_name": passenger.given_name,
+        "family_name": passenger.family_name,
+        "born_on": passenger.born_on.isoformat(),
+        "email": passenger.email,
+        "phone": passenger.phone,
+    }
+
+
+def _booking_values(booking: Booking) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "reference": booking.reference,
+        "user_id": booking.user_id,
+        "offer_id": booking.offer_id,
+        "status": booking.status.value,
+        "flight_ids": " ".join(booking.flight_ids),
+        "cabin": booking.cabin.value,
+        "passengers": json.dumps([_passenger_json(p) for p in booking.passengers]),
+        "seats": json.dumps([[s.flight_id, s.passenger, s.seat] for s in booking.seats]),
+        "seat_count": booking.seat_count,
+        "total": booking.total.minor_units,
+        "currency": booking.total.currency,
+        "created_at": booking.created_at,
+        "price_guarantee_expires_at": booking.price_guarantee_expires_at,
+        "payment_required_by": booking.payment_required_by,
+        "updated_at": booking.updated_at,
+    }
+
+
+def _booking(row: Any) -> Booking:
+    return Booking(
+        id=row.id,
+        reference=row.reference,
+        user_id=row.user_id,
+        offer_id=row.offer_id,
+        status=row.status,
+        flight_ids=row.flight_ids.split(),
+        cabin=row.cabin,
+        passengers=[
+            Passenger(**{**item, "born_on": date.fromisoformat(item["born_on"])})
+            for item in json.loads(row.passengers)
+        ],
+        seats=[
+            SeatAssignment(flight_id=flight_id, passenger=passenger, seat=seat)
+            for flight_id, passenger, seat in json.loads(row.seats)
+        ],
+        total=Money(row.total, row.currency),
+        created_at=row.created_at,
+        price_guarantee_expires_at=row.price_guarantee_expires_at,
+        payment_required_by=row.payment_required_by,
+        updated_at=row.updated_at,
+    )
+
+
+def _held_seats(dialect: str) -> Any:
+    """The seats a user's unexpired holds take, reading the user's row with a lock (MySQL)."""
+    held = (
+        select(func.coalesce(func.sum(bookings.c.seat_count), 0))
+        .where(
+            bookings.c.user_id == users.c.id,
+            bookings.c.status == _HELD,
+            bookings.c.payment_required_by > bindparam("now", type_=bookings.c.created_at.type),
+        )
+        .scalar_subquery()
+    )
+    query = select(held.label("held")).where(users.c.id == bindparam("user_id"))
+    return query.with_for_update() if dialect == "mysql" else query
+
+
+def _claim(*, expired: bool) -> Any:
+    """Claim named seats of one flight: available ones, or (``expired``) ones whose hold's
+    deadline passed."""
+    condition = (
+        (seats.c.state == _HELD) & (seats.c.hold_expires_at <= bindparam("now"))
+        if expired
+        else seats.c.state == _AVAILABLE
+    )
+    return (
+        update(seats)
+        .where(
+            seats.c.flight_id == bindparam("flight"),
+            seats.c.seat.in_(bindparam("labels", expanding=True)),
+            condition,
+        )
+        .values(
+            state=_HELD,
+            booking_id=bindparam("booking"),
+            hold_expires_at=bindparam("until", type_=seats.c.hold_expires_at.type),
+        )
+    )
+
+
+_CLAIM_AVAILABLE = _claim(expired=False)
+_CLAIM_EXPIRED = _claim(expired=True)
+
+
+def _take_seats(cabin: Cabin, sign: int) -> Any:
+    """Move a flight's seats left in ``cabin`` by ``sign * count``; taking seats also checks
+    that the flight is still on sale (no row matches a cancelled one)."""
+    column = _SEATS_LEFT[cabin]
+    statement = update(flights).where(flights.c.id == bindparam("flight"))
+    if sign < 0:
+        statement = statement.where(flights.c.status != "cancelled")
+    change = bindparam("count", type_=Integer)
+    return statement.values({column: column - change if sign < 0 else column + change})
+
+
+_TAKE = {cabin: _take_seats(cabin, -1) for cabin in Cabin}
+_GIVE_BACK = {cabin: _take_seats(cabin, +1) for cabin in Cabin}
+
+_RELEASE_SEATS = (
+    update(seats)
+    .where(
+        seats.c.flight_id == bindparam("flight"),
+        seats.c.booking_id == bindparam("booking"),
+        seats.c.state == _HELD,
+    )
+    .values(state=_AVAILABLE, booking_id=None, hold_expires_at=None)
+)
+
+
+@define
+class SQLAlchemyBookingStore:
+    db: Database
+
+    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
+        held_seats = _held_seats(self.db.dialect)
+
+        async def work(connection: AsyncConnection) -> None:
+            held = (
+                await connection.execute(held_seats, {"user_id": booking.user_id, "now": now})
+            ).scalar()
+            if held is None:
+                raise NotFound(f"no user has id {booking.user_id}")
+            if held + booking.seat_count > max_held_seats:
+                raise HoldLimitReached(
+                    f"you hold {held} seats; one traveller may hold {max_held_seats} at once"
+                )
+            with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
+                await connection.execute(insert(bookings).values(_booking_values(booking)))
+            for flight_id in sorted(set(booking.flight_ids)):
+                await self._claim(connection, booking, flight_id, now)
+
+        await self.db.write(work)
+
+    async def _claim(
+        self, connection: AsyncConnection, booking: Booking, flight_id: str, now: datetime
+    ) -> None:
+        labels = [seat.seat for seat in booking.seats_on(flight_id)]
+        values = {
+            "flight": flight_id,
+            "labels": labels,
+            "booking": booking.id,
+            "until": booking.payment_required_by,
+            "now": now,
+        }
+        fresh = (await connection.execute(_CLAIM_AVAILABLE, values)).rowcount
+        won = fresh
+        if won < len(labels):
+            won += (await connection.execute(_CLAIM_EXPIRED, values)).rowcount
+        if won < len(labels):
+            mine = select(seats.c.seat).where(
+                seats.c.flight_id == flight_id, seats.c.booking_id == booking.id
+            )
+            claimed = {row.seat for row in await connection.execute(mine)}
+            raise SeatUnavailable(
+                "a seat is taken",
+                errors=[
+                    FieldError(f"{flight_id}.{label}", "taken")
+                    for label in labels
+                    if label not in claimed
+                ],
+            )
+        counted = await connection.execute(
+            _TAKE[booking.cabin], {"flight": flight_id, "count": fresh}
+        )
+        if not counted.rowcount:
+            raise InvalidTransition("a flight of this booking is no longer on sale")
+
+    async def get(self, reference: str) -> Booking:
+        rows = await self.db.fetch(select(bookings).where(bookings.c.reference == reference))
+        if not rows:
+            raise NotFound("no booking with that reference")
+        return _booking(rows[0])
+
+    async def list(self, user_id: str | None, window: KeysetWindow) -> Sequence[Booking]:
+        query = select(bookings)
+        if user_id is not None:
+            query = query.where(bookings.c.user_id == user_id)
+        query = keyset(query, [bookings.c.id], window, window_key(window))
+        return [_booking(row) for row in await self.db.fetch(query)]
+
+    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
+        deadline = bookings.c.payment_required_by
+        move = (
+            update(bookings)
+            .where(
+                bookings.c.id == booking.id,
+                bookings.c.status == _HELD,
+                deadline <= now if status is BookingStatus.EXPIRED else deadline > now,
+            )
+            .values(status=status.value, updated_at=now)
+        )
+
+        async def work(connection: AsyncConnection) -> bool:
+            if not (await connection.execute(move)).rowcount:
+                return False
+            for flight_id in sorted(set(booking.flight_ids)):
+                values = {"flight": flight_id, "booking": booking.id}
+                freed = (await connection.execute(_RELEASE_SEATS, values)).rowcount
+                if freed:
+                    await connection.execute(
+                        _GIVE_BACK[booking.cabin], {"flight": flight_id, "count": freed}
+                    )
+            return True
+
+        return await self.db.write(work)
+
+    async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
+        query = (
+            select(bookings)
+            .where(bookings.c.status == _HELD, bookings.c.payment_required_by <= now)
+            .order_by(bookings.c.payment_required_by, bookings.c.id)
+            .limit(limit)
+        )
+        return [_booking(row) for row in await self.db.fetch(query)]
