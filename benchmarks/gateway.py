@@ -221,8 +221,10 @@ def _airline_with_jwts(settings: Any) -> Any:
         MemoryCatalog,
         MemoryCityStore,
         MemoryFlightStore,
+        MemoryIdempotencyStore,
         MemoryInventoryStore,
         MemoryOfferStore,
+        MemoryPaymentStore,
         MemoryRefreshTokenStore,
         MemoryUserStore,
     )
@@ -239,6 +241,8 @@ def _airline_with_jwts(settings: Any) -> Any:
         inventory=MemoryInventoryStore(catalog),
         offers=MemoryOfferStore(),
         bookings=MemoryBookingStore(catalog),
+        payments=MemoryPaymentStore(catalog),
+        idempotency_keys=MemoryIdempotencyStore(),
         password_hasher=ScryptPasswordHasher(),
         access_tokens=access_tokens(settings),
     )

@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 from attrs import frozen
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from airline_core import Airline, FakeClock
+from airline_core.booking.gateway import TestPaymentGateway
 from airline_core.identity import ScryptPasswordHasher
 from airline_core.memory import (
     MemoryAccessTokens,
@@ -30,8 +32,10 @@ from airline_core.memory import (
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryIdempotencyStore,
     MemoryInventoryStore,
     MemoryOfferStore,
+    MemoryPaymentStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
@@ -41,8 +45,10 @@ from airline_core.ports import (
     BookingStore,
     CityStore,
     FlightStore,
+    IdempotencyStore,
     InventoryStore,
     OfferStore,
+    PaymentStore,
     RefreshTokenStore,
     UserStore,
 )
@@ -60,7 +66,9 @@ from airline_runtime.db.booking import (
     SQLAlchemyBookingStore,
     SQLAlchemyInventoryStore,
     SQLAlchemyOfferStore,
+    SQLAlchemyPaymentStore,
 )
+from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.settings import normalize_database_url
 
@@ -143,6 +151,8 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
 async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
         for table in (
+            "idempotency_keys",
+            "payments",
             "seats",
             "bookings",
             "offers",
@@ -170,7 +180,14 @@ class Stores:
     inventory: InventoryStore
     offers: OfferStore
     bookings: BookingStore
+    payments: PaymentStore
+    idempotency_keys: IdempotencyStore
     clock: FakeClock
+    gateway: TestPaymentGateway = attrs.field(factory=TestPaymentGateway)
+    #: One token issuer for every airline made on these stores (a test and its HTTP app).
+    tokens: MemoryAccessTokens = attrs.field(
+        default=attrs.Factory(lambda self: MemoryAccessTokens(self.clock), takes_self=True)
+    )
     database: Database | None = None
 
     @property
@@ -191,8 +208,11 @@ class Stores:
             inventory=self.inventory,
             offers=self.offers,
             bookings=self.bookings,
+            payments=self.payments,
+            idempotency_keys=self.idempotency_keys,
+            payment_gateway=self.gateway,
             password_hasher=FAST_HASHER,
-            access_tokens=MemoryAccessTokens(self.clock),
+            access_tokens=self.tokens,
             clock=self.clock,
             pricing=pricing,
         )
@@ -210,6 +230,8 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         inventory=SQLAlchemyInventoryStore(database),
         offers=SQLAlchemyOfferStore(database),
         bookings=SQLAlchemyBookingStore(database),
+        payments=SQLAlchemyPaymentStore(database),
+        idempotency_keys=SQLAlchemyIdempotencyStore(database),
         clock=FakeClock(TEST_NOW),
         database=database,
     )
@@ -235,6 +257,8 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             inventory=MemoryInventoryStore(catalog),
             offers=MemoryOfferStore(),
             bookings=MemoryBookingStore(catalog, users),
+            payments=MemoryPaymentStore(catalog),
+            idempotency_keys=MemoryIdempotencyStore(),
             clock=FakeClock(TEST_NOW),
         )
         return

@@ -19,9 +19,13 @@ from airline_core.booking import (
     SeatMap,
     SeatMaps,
 )
+from airline_core.booking.gateway import TestPaymentGateway
+from airline_core.booking.model import Payment
+from airline_core.booking.payments import Payments
 from airline_core.catalog.model import Cabin
 from airline_core.catalog.service import Airplanes, Airports, Cities, Flights
 from airline_core.clock import SystemClock
+from airline_core.idempotency import Idempotency
 from airline_core.identity.model import Principal
 from airline_core.identity.passwords import ScryptPasswordHasher
 from airline_core.identity.service import Accounts
@@ -33,11 +37,14 @@ from airline_core.memory import (
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryIdempotencyStore,
     MemoryInventoryStore,
     MemoryOfferStore,
+    MemoryPaymentStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
+from airline_core.money import Money
 from airline_core.pagination import Page, PageRequest
 from airline_core.ports import (
     AccessTokens,
@@ -47,9 +54,12 @@ from airline_core.ports import (
     CityStore,
     Clock,
     FlightStore,
+    IdempotencyStore,
     InventoryStore,
     OfferStore,
     PasswordHasher,
+    PaymentGateway,
+    PaymentStore,
     RefreshTokenStore,
     UserStore,
 )
@@ -81,6 +91,8 @@ class Airline:
     seat_maps: SeatMaps
     offers: Offers
     bookings: Bookings
+    payments: Payments
+    idempotency: Idempotency
     clock: Clock = field(factory=SystemClock)
 
     async def search(self, query: SearchQuery, page: PageRequest = _FIRST_PAGE) -> Page[Itinerary]:
@@ -107,8 +119,23 @@ class Airline:
         """Hold the seats of an offer: a ``held`` booking (:meth:`Bookings.hold`)."""
         return await self.bookings.hold(principal, offer_id, passengers, seats)
 
+    async def pay(
+        self,
+        principal: Principal,
+        reference: str,
+        amount: Money,
+        payment_method: str,
+        *,
+        accept_new_total: bool = False,
+    ) -> tuple[Booking, Payment]:
+        """Pay a held booking: it becomes confirmed (:meth:`Payments.pay`)."""
+        return await self.payments.pay(
+            principal, reference, amount, payment_method, accept_new_total=accept_new_total
+        )
+
     async def cancel(self, reference: str, principal: Principal) -> Booking:
-        """Cancel a booking and free its seats (:meth:`Bookings.cancel`)."""
+        """Cancel a booking, refund it by its fare rules and free its seats
+        (:meth:`Bookings.cancel`)."""
         return await self.bookings.cancel(reference, principal)
 
     @classmethod
@@ -124,6 +151,8 @@ class Airline:
         inventory: InventoryStore,
         offers: OfferStore,
         bookings: BookingStore,
+        payments: PaymentStore,
+        idempotency_keys: IdempotencyStore,
         password_hasher: PasswordHasher,
         access_tokens: AccessTokens,
         clock: Clock | None = None,
@@ -131,13 +160,35 @@ class Airline:
         pricing: Pricing | None = None,
         connections: ConnectionRules | None = None,
         booking_rules: BookingRules | None = None,
+        payment_gateway: PaymentGateway | None = None,
     ) -> Airline:
         """The airline on the given stores. Prices are dynamic (:class:`DynamicPricing`)
-        unless ``pricing`` says otherwise."""
+        unless ``pricing`` says otherwise; payments go to the built-in
+        :class:`TestPaymentGateway` unless ``payment_gateway`` is given."""
         clock = clock or SystemClock()
         pricing = pricing or DynamicPricing()
         connections = connections or ConnectionRules()
         booking_rules = booking_rules or BookingRules()
+        payment_use_cases = Payments(
+            bookings,
+            payments,
+            payment_gateway or TestPaymentGateway(),
+            flights,
+            inventory,
+            pricing,
+            clock,
+            rules=booking_rules,
+        )
+        booking_use_cases = Bookings(
+            bookings,
+            offers,
+            flights,
+            airplanes,
+            inventory,
+            clock,
+            rules=booking_rules,
+            payments=payment_use_cases,
+        )
         return cls(
             cities=Cities(cities),
             airports=Airports(airports, cities, flights),
@@ -160,9 +211,9 @@ class Airline:
                 connections=connections,
                 rules=booking_rules,
             ),
-            bookings=Bookings(
-                bookings, offers, flights, airplanes, inventory, clock, rules=booking_rules
-            ),
+            bookings=booking_use_cases,
+            payments=payment_use_cases,
+            idempotency=Idempotency(idempotency_keys, clock),
             clock=clock,
         )
 
@@ -176,6 +227,7 @@ class Airline:
         connections: ConnectionRules | None = None,
         pricing: Pricing | None = None,
         booking_rules: BookingRules | None = None,
+        payment_gateway: PaymentGateway | None = None,
     ) -> AsyncIterator[Airline]:
         """An airline on memory stores that vanish when the block ends.
 
@@ -195,10 +247,13 @@ class Airline:
             inventory=MemoryInventoryStore(catalog),
             offers=MemoryOfferStore(),
             bookings=MemoryBookingStore(catalog, users),
+            payments=MemoryPaymentStore(catalog),
+            idempotency_keys=MemoryIdempotencyStore(),
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,
             connections=connections,
             pricing=pricing,
             booking_rules=booking_rules,
+            payment_gateway=payment_gateway,
         )

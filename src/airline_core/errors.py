@@ -12,9 +12,13 @@
      |    +-- SeatUnavailable            a seat asked for is taken, or too few are left
      |    +-- HoldLimitReached           the user already holds as many seats as allowed
      |    +-- InvalidTransition          a booking cannot move from its state that way
+     |    +-- PriceChanged               the price guarantee ended and the total moved
+     |    +-- PaymentInProgress          another payment of the booking is running
+     +-- PaymentDeclined                the payment provider refused the payment method
      +-- NotAuthenticated                no valid credentials (missing, wrong, expired, revoked)
      +-- Forbidden                       authenticated, but the role does not allow it
      +-- Unavailable                     a dependency failed; retrying later may work
+          +-- PaymentGatewayUnavailable  the payment provider could not be reached
 
 The HTTP layer maps each class (and so every subclass) to one status and problem type; the CLI
 prints ``str(error)`` as one line.
@@ -22,7 +26,8 @@ prints ``str(error)`` as one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from attrs import frozen
 
@@ -38,6 +43,10 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "OfferExpired",
+    "PaymentDeclined",
+    "PaymentGatewayUnavailable",
+    "PaymentInProgress",
+    "PriceChanged",
     "SeatUnavailable",
     "StillReferenced",
     "Unavailable",
@@ -58,10 +67,18 @@ class FieldError:
 class AirlineError(Exception):
     """Base of every error the core raises on purpose."""
 
-    def __init__(self, detail: str, *, errors: Iterable[FieldError] = ()) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Iterable[FieldError] = (),
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors: tuple[FieldError, ...] = tuple(errors)
+        #: More members for the problem answer (values are JSON-ready or :class:`Money`).
+        self.extensions: dict[str, Any] = dict(extensions or {})
 
     def __str__(self) -> str:
         explained = "; ".join(str(error) for error in self.errors)
@@ -112,6 +129,24 @@ class InvalidTransition(Conflict):
     """The booking's state does not allow this (paying a cancelled booking, say)."""
 
 
+class PriceChanged(Conflict):
+    """The hold's price guarantee ended and the total moved: ``extensions`` hold
+    ``old_total`` and ``new_total``; pay again accepting the new total."""
+
+
+class PaymentInProgress(Conflict):
+    """Another payment of the booking is running; wait for its answer."""
+
+
+class PaymentDeclined(AirlineError):
+    """The payment provider refused the payment method: ``code`` says why
+    (``card_declined``, ``insufficient_funds``, ...)."""
+
+    def __init__(self, detail: str, *, code: str) -> None:
+        super().__init__(detail, extensions={"decline_code": code})
+        self.code = code
+
+
 class NotAuthenticated(AirlineError):
     """The request carries no valid credentials. Its message never says which part was wrong."""
 
@@ -122,3 +157,8 @@ class Forbidden(AirlineError):
 
 class Unavailable(AirlineError):
     """A dependency (database, broker) failed or stayed busy; the request may succeed later."""
+
+
+class PaymentGatewayUnavailable(Unavailable):
+    """The payment provider could not be reached or failed; nothing was charged that is not
+    refunded, and paying again (with the same idempotency key) is safe."""

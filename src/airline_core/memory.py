@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 from attrs import define, field
 
-from airline_core.booking.model import Booking, BookingStatus, Offer, SeatState
+from airline_core.booking.model import Booking, BookingStatus, Offer, Payment, SeatState
 from airline_core.catalog.filters import (
     AirplaneFilter,
     AirportFilter,
@@ -34,9 +34,11 @@ from airline_core.errors import (
     InvalidTransition,
     NotAuthenticated,
     NotFound,
+    PaymentInProgress,
     SeatUnavailable,
     StillReferenced,
 )
+from airline_core.idempotency import KeyClaim, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
@@ -50,8 +52,10 @@ __all__ = [
     "MemoryCatalog",
     "MemoryCityStore",
     "MemoryFlightStore",
+    "MemoryIdempotencyStore",
     "MemoryInventoryStore",
     "MemoryOfferStore",
+    "MemoryPaymentStore",
     "MemoryRefreshTokenStore",
     "MemoryUserStore",
 ]
@@ -86,6 +90,9 @@ class MemoryCatalog:
     #: Seats left per flight and cabin, where they differ from the cabin's capacity.
     seats_left: dict[tuple[str, Cabin], int] = field(factory=dict)
     bookings: dict[str, Booking] = field(factory=dict)
+    payments: dict[str, Payment] = field(factory=dict)
+    #: The payment leasing each booking being paid.
+    paying: dict[str, str] = field(factory=dict)
 
     def city_code_exists(self, code: str) -> bool:
         return any(city.code == code for city in self.cities.values())
@@ -397,15 +404,19 @@ class MemoryBookingStore:
     async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
         catalog = self.catalog
         stored = catalog.bookings.get(booking.id)
-        if stored is None or stored.status is not BookingStatus.HELD:
+        if stored is None or stored.status is not booking.status:
             return False
-        overdue = now >= stored.payment_required_by
-        if (status is BookingStatus.EXPIRED) != overdue:
-            return False
+        if stored.status is BookingStatus.HELD:
+            overdue = now >= stored.payment_required_by
+            if (status is BookingStatus.EXPIRED) != overdue:
+                return False
+            leased = stored.paying_until is not None and stored.paying_until > now
+            if status is BookingStatus.EXPIRED and leased:
+                return False
         for flight_id in stored.flight_ids:
             freed = 0
             for row in catalog.seat_rows.get(flight_id, {}).values():
-                if row.booking_id == stored.id and row.state is SeatState.HELD:
+                if row.booking_id == stored.id and row.state is not SeatState.AVAILABLE:
                     row.state, row.booking_id, row.hold_expires_at = SeatState.AVAILABLE, None, None
                     freed += 1
             flight = catalog.flights.get(flight_id)
@@ -419,9 +430,114 @@ class MemoryBookingStore:
         due = [
             b
             for b in self.catalog.bookings.values()
-            if b.status is BookingStatus.HELD and b.payment_required_by <= now
+            if b.status is BookingStatus.HELD
+            and b.payment_required_by <= now
+            and (b.paying_until is None or b.paying_until <= now)
         ]
         return sorted(due, key=lambda b: (b.payment_required_by, b.id))[:limit]
+
+
+@define
+class MemoryPaymentStore:
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
+        catalog = self.catalog
+        stored = catalog.bookings[booking.id]
+        now = payment.created_at
+        if stored.status_at(now) is not BookingStatus.HELD:
+            raise InvalidTransition(f"a {stored.status_at(now)} booking cannot be paid")
+        if stored.paying_until is not None and stored.paying_until > now:
+            raise PaymentInProgress("another payment of this booking is running")
+        catalog.bookings[booking.id] = attrs.evolve(stored, paying_until=lease_until)
+        catalog.paying[booking.id] = payment.id
+        catalog.payments[payment.id] = payment
+
+    async def finish(self, payment: Payment) -> None:
+        catalog = self.catalog
+        catalog.payments[payment.id] = payment
+        if catalog.paying.get(payment.booking_id) == payment.id:
+            del catalog.paying[payment.booking_id]
+            stored = catalog.bookings[payment.booking_id]
+            catalog.bookings[stored.id] = attrs.evolve(stored, paying_until=None)
+
+    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+        catalog = self.catalog
+        stored = catalog.bookings[booking.id]
+        if stored.status is not BookingStatus.HELD or catalog.paying.get(stored.id) != payment.id:
+            return False
+        rows = [
+            catalog.seat_rows[seat.flight_id][seat.seat]
+            for seat in stored.seats
+            if catalog.seat_rows[seat.flight_id][seat.seat].booking_id == stored.id
+        ]
+        if len(rows) != stored.seat_count:
+            return False
+        for row in rows:
+            row.state, row.hold_expires_at = SeatState.SOLD, None
+        catalog.bookings[stored.id] = attrs.evolve(
+            stored,
+            status=BookingStatus.CONFIRMED,
+            total=payment.amount,
+            paying_until=None,
+            updated_at=now,
+        )
+        del catalog.paying[stored.id]
+        catalog.payments[payment.id] = payment
+        return True
+
+    async def for_booking(self, booking_id: str) -> Sequence[Payment]:
+        found = [p for p in self.catalog.payments.values() if p.booking_id == booking_id]
+        return sorted(found, key=lambda payment: payment.id)
+
+
+@define
+class _KeyRecord:
+    fingerprint: str
+    expires_at: datetime
+    lease_until: datetime
+    answer: StoredAnswer | None = None
+
+
+@define
+class MemoryIdempotencyStore:
+    keys: dict[tuple[str, str], _KeyRecord] = field(factory=dict)
+
+    async def claim(
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> KeyClaim:
+        found = self.keys.get((user_id, key))
+        if found is None or found.expires_at <= now:
+            self.keys[(user_id, key)] = _KeyRecord(fingerprint, expires_at, lease_until)
+            return KeyClaim(KeyState.NEW)
+        if found.fingerprint != fingerprint:
+            return KeyClaim(KeyState.OTHER_REQUEST)
+        if found.answer is not None:
+            return KeyClaim(KeyState.DONE, found.answer)
+        if found.lease_until > now:
+            return KeyClaim(KeyState.RUNNING)
+        found.lease_until = lease_until
+        return KeyClaim(KeyState.NEW)
+
+    async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
+        found = self.keys.get((user_id, key))
+        if found is not None:
+            found.answer = answer
+
+    async def release(self, user_id: str, key: str) -> None:
+        self.keys.pop((user_id, key), None)
+
+    async def purge(self, now: datetime) -> int:
+        gone = [k for k, record in self.keys.items() if record.expires_at <= now]
+        for k in gone:
+            del self.keys[k]
+        return len(gone)
 
 
 @define

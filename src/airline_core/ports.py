@@ -25,9 +25,11 @@ from airline_core.pagination import KeysetWindow
 
 if TYPE_CHECKING:
     # Only annotations use them; importing these packages here would be circular.
-    from airline_core.booking.model import Booking, BookingStatus, Offer, SeatState
+    from airline_core.booking.model import Booking, BookingStatus, Offer, Payment, SeatState
     from airline_core.catalog.model import Cabin
+    from airline_core.idempotency import KeyClaim, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
+    from airline_core.money import Money
     from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
@@ -39,9 +41,12 @@ __all__ = [
     "CityStore",
     "Clock",
     "FlightStore",
+    "IdempotencyStore",
     "InventoryStore",
     "OfferStore",
     "PasswordHasher",
+    "PaymentGateway",
+    "PaymentStore",
     "RefreshTokenStore",
     "UserStore",
 ]
@@ -250,13 +255,96 @@ class BookingStore(Protocol):
         """Bookings of ``user_id`` (everyone's for ``None``), ordered by id (creation)."""
 
     async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
-        """Move a ``held`` booking to ``status`` (``cancelled`` before its payment deadline,
-        ``expired`` at or after it) and free the seats it still holds. ``False`` changes
-        nothing: the booking was no longer held, or the deadline said otherwise."""
+        """Move the booking from ``booking.status`` to ``status`` and free the seats it still
+        holds or bought: a ``held`` one to ``cancelled`` before its payment deadline, or to
+        ``expired`` at or after it unless a payment's lease on it runs; a ``confirmed`` one to
+        ``cancelled``. ``False`` changes nothing: the stored booking was no longer in that
+        state, or the deadline or a payment said otherwise."""
 
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
         """Up to ``limit`` bookings still stored as ``held`` whose deadline passed at
         ``now``, oldest deadline first."""
+
+
+class PaymentStore(Protocol):
+    """Payments of bookings, and the lease a running payment holds on its booking."""
+
+    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
+        """Store ``payment`` (pending) and lease the booking to it until ``lease_until``, in
+        one transaction.
+
+        :raises PaymentInProgress: another payment's lease on the booking runs.
+        :raises InvalidTransition: the booking is no longer held, or its deadline passed.
+        """
+
+    async def finish(self, payment: Payment) -> None:
+        """Store the payment's outcome and end its lease on the booking."""
+
+    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+        """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
+        at ``payment.amount``; every seat it holds becomes sold; ``payment`` is stored. ``False``
+        changes nothing: the lease was lost, or a seat of the booking went to someone else
+        after its deadline."""
+
+    async def for_booking(self, booking_id: str) -> Sequence[Payment]:
+        """The booking's payments, oldest first."""
+
+
+class PaymentGateway(Protocol):
+    """A payment provider. ``payment_id`` keys each call: the adapter makes the provider
+    treat a repeated call with the same id and step as the same request (Stripe's
+    ``Idempotency-Key``), so a retry never charges twice.
+
+    Every method may raise :class:`~airline_core.errors.PaymentGatewayUnavailable` (the
+    provider could not be reached or failed; nothing was done that a retry would repeat).
+    """
+
+    async def authorize(self, payment_id: str, amount: Money, method: str, description: str) -> str:
+        """Reserve ``amount`` on the payment method; the provider's reference of the charge.
+
+        :raises PaymentDeclined: the provider refused the method (``code`` says why).
+        :raises InvalidRequest: the method is unknown to the provider.
+        """
+
+    async def capture(self, payment_id: str, reference: str, amount: Money) -> None:
+        """Take the authorized ``amount``."""
+
+    async def void(self, payment_id: str, reference: str) -> None:
+        """Release an authorization that will not be captured."""
+
+    async def refund(self, payment_id: str, reference: str, amount: Money) -> None:
+        """Give back ``amount`` of a captured charge."""
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency keys per user (:mod:`airline_core.idempotency`). Every method is atomic."""
+
+    async def claim(
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> KeyClaim:
+        """Claim ``key`` for a request with ``fingerprint``.
+
+        No live key (none, or one past its ``expires_at``): store it as running until
+        ``lease_until`` and answer NEW. The key with another fingerprint: OTHER_REQUEST. With
+        the same fingerprint: DONE and the kept answer; RUNNING while its lease runs; after
+        the lease lapsed, NEW for exactly one of several concurrent claims (the lease moves to
+        it) and RUNNING for the others.
+        """
+
+    async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
+        """Keep the answer of the key's request."""
+
+    async def release(self, user_id: str, key: str) -> None:
+        """Forget the key (its request may run again)."""
+
+    async def purge(self, now: datetime) -> int:
+        """Remove the keys past their ``expires_at``; how many went."""
 
 
 class UserStore(Protocol):

@@ -30,7 +30,9 @@ from airline_runtime.db.booking import (
     SQLAlchemyBookingStore,
     SQLAlchemyInventoryStore,
     SQLAlchemyOfferStore,
+    SQLAlchemyPaymentStore,
 )
+from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
 from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
@@ -100,6 +102,8 @@ async def bootstrap(
             inventory=SQLAlchemyInventoryStore(database),
             offers=SQLAlchemyOfferStore(database),
             bookings=SQLAlchemyBookingStore(database),
+            payments=SQLAlchemyPaymentStore(database),
+            idempotency_keys=SQLAlchemyIdempotencyStore(database),
             password_hasher=Argon2PasswordHasher(),
             access_tokens=access_tokens(settings),
             clock=clock,

@@ -22,8 +22,10 @@ from airline_core.memory import (
     MemoryCatalog,
     MemoryCityStore,
     MemoryFlightStore,
+    MemoryIdempotencyStore,
     MemoryInventoryStore,
     MemoryOfferStore,
+    MemoryPaymentStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
 )
@@ -54,6 +56,8 @@ def airline() -> Airline:
         inventory=MemoryInventoryStore(catalog),
         offers=MemoryOfferStore(),
         bookings=MemoryBookingStore(catalog),
+        payments=MemoryPaymentStore(catalog),
+        idempotency_keys=MemoryIdempotencyStore(),
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,
         # Real time: JWT expiry is checked against the real clock.

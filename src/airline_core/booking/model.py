@@ -31,6 +31,8 @@ __all__ = [
     "BookingStatus",
     "Offer",
     "Passenger",
+    "Payment",
+    "PaymentStatus",
     "SeatAssignment",
     "SeatChoice",
     "SeatState",
@@ -230,6 +232,8 @@ class Booking:
     price_guarantee_expires_at: datetime
     payment_required_by: datetime
     updated_at: datetime
+    #: While a payment runs: until when it has the booking to itself (see Payments.pay).
+    paying_until: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if not is_locator(self.reference):
@@ -249,3 +253,29 @@ class Booking:
 
     def seats_on(self, flight_id: str) -> list[SeatAssignment]:
         return [seat for seat in self.seats if seat.flight_id == flight_id]
+
+
+class PaymentStatus(StrEnum):
+    #: Recorded before the provider is called; a payment stuck here past its lease had its
+    #: process die mid-call and is for reconciliation with the provider.
+    PENDING = "pending"
+    CAPTURED = "captured"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+@frozen(kw_only=True)
+class Payment:
+    """One attempt to pay a booking: ``method`` is the provider's payment-method token (never a
+    card number); ``reference`` the provider's id of the charge, once it has one."""
+
+    id: str
+    booking_id: str
+    amount: Money
+    method: str
+    status: PaymentStatus = field(converter=PaymentStatus)
+    created_at: datetime
+    updated_at: datetime
+    reference: str | None = None
+    failure_code: str | None = None
+    refunded: Money | None = None

@@ -19,10 +19,10 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import anyio
-from attrs import define, field, frozen
+from attrs import define, field
 
 from airline_core.booking.model import (
     MAX_PASSENGERS,
@@ -35,6 +35,8 @@ from airline_core.booking.model import (
     check_transition,
     new_locator,
 )
+from airline_core.booking.payments import Payments
+from airline_core.booking.rules import REFUND_PERCENT, BookingRules
 from airline_core.booking.seating import SeatMap, choose_seats
 from airline_core.catalog.model import (
     Cabin,
@@ -68,43 +70,11 @@ from airline_core.search.connections import ConnectionRules
 from airline_core.search.legs import Leg
 from airline_core.validation import Rules
 
-__all__ = ["BookingRules", "Bookings", "Offers", "SeatMaps"]
+__all__ = ["REFUND_PERCENT", "BookingRules", "Bookings", "Offers", "SeatMaps"]
 
 _FIRST_PAGE = PageRequest()
 _jitter = random.SystemRandom()
 MAX_SEGMENTS = 3
-
-
-@frozen(kw_only=True)
-class BookingRules:
-    """The commercial rules of booking, all configurable (see docs/configuration.md)."""
-
-    #: How long an offer's price may be booked.
-    offer_lifetime: timedelta = timedelta(minutes=20)
-    #: How long a hold keeps its total, whatever the flight's price does.
-    price_guarantee: timedelta = timedelta(minutes=15)
-    #: How long a hold keeps its seats unpaid.
-    payment_window: timedelta = timedelta(minutes=30)
-    #: Seats one user may hold in unpaid bookings at once.
-    max_held_seats: int = 9
-    #: Sales of a flight close this long before it departs.
-    sales_close: timedelta = timedelta(minutes=30)
-    #: Rounds of read-pick-claim for auto-assigned seats before giving up.
-    claim_attempts: int = 8
-
-    def __attrs_post_init__(self) -> None:
-        rules = Rules("booking rules")
-        for name in ("offer_lifetime", "price_guarantee", "payment_window"):
-            rules.require(getattr(self, name) > timedelta(0), name, "must be positive")
-        rules.require(
-            self.price_guarantee <= self.payment_window,
-            "price_guarantee",
-            "must not outlast the payment window",
-        )
-        rules.require(self.max_held_seats >= 1, "max_held_seats", "must be at least 1")
-        rules.require(self.sales_close >= timedelta(0), "sales_close", "must not be negative")
-        rules.require(self.claim_attempts >= 1, "claim_attempts", "must be at least 1")
-        rules.check()
 
 
 async def _cabin_of(
@@ -269,6 +239,8 @@ class Bookings:
     inventory: InventoryStore
     clock: Clock
     rules: BookingRules = field(factory=BookingRules)
+    #: Refunds confirmed bookings when they are cancelled (set by the facade).
+    payments: Payments | None = None
 
     async def hold(
         self,
@@ -435,18 +407,23 @@ class Bookings:
         return make_page(found, window, lambda booking: (booking.id,), scope)
 
     async def cancel(self, reference: str, principal: Principal) -> Booking:
-        """Cancel a booking and free its seats.
+        """Cancel a booking and free its seats; a confirmed one is refunded by the fare rules
+        of its cabin first (:attr:`BookingRules.refund_percent`).
 
         :raises NotFound: no such booking, or another user's.
-        :raises InvalidTransition: it is cancelled or expired already (or confirmed: refunds
-            come with payments).
+        :raises InvalidTransition: it is cancelled or expired already.
+        :raises PaymentGatewayUnavailable: the refund failed; nothing changed, cancel again.
         """
         booking = await self.get(reference, principal)
         now = self.clock.now()
         status = booking.status_at(now)
         check_transition(status, BookingStatus.CANCELLED)
-        if status is not BookingStatus.HELD:
-            raise InvalidTransition(f"a {status} booking cannot be cancelled yet")
+        if status is BookingStatus.CONFIRMED:
+            if self.payments is None:
+                raise InvalidTransition("this airline takes no payments, so it refunds none")
+            # Refund first: if the provider fails, nothing has changed; a repeat is keyed by
+            # the payment, so it never refunds twice.
+            await self.payments.refund(booking)
         if not await self.bookings.release(booking, BookingStatus.CANCELLED, now):
             current = await self.bookings.get(reference)
             raise InvalidTransition(f"the booking is {current.status_at(now)} now")

@@ -40,6 +40,7 @@ from airline_core.booking.model import (
     BookingStatus,
     Offer,
     Passenger,
+    Payment,
     SeatAssignment,
     SeatState,
 )
@@ -49,6 +50,7 @@ from airline_core.errors import (
     HoldLimitReached,
     InvalidTransition,
     NotFound,
+    PaymentInProgress,
     SeatUnavailable,
 )
 from airline_core.money import Money
@@ -56,9 +58,14 @@ from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
-from airline_runtime.db.tables import bookings, flights, offers, seats, users
+from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
 
-__all__ = ["SQLAlchemyBookingStore", "SQLAlchemyInventoryStore", "SQLAlchemyOfferStore"]
+__all__ = [
+    "SQLAlchemyBookingStore",
+    "SQLAlchemyInventoryStore",
+    "SQLAlchemyOfferStore",
+    "SQLAlchemyPaymentStore",
+]
 
 _HELD = SeatState.HELD.value
 _AVAILABLE = SeatState.AVAILABLE.value
@@ -211,6 +218,7 @@ def _booking(row: Any) -> Booking:
         price_guarantee_expires_at=row.price_guarantee_expires_at,
         payment_required_by=row.payment_required_by,
         updated_at=row.updated_at,
+        paying_until=row.paying_until,
     )
 
 
@@ -275,7 +283,7 @@ _RELEASE_SEATS = (
     .where(
         seats.c.flight_id == bindparam("flight"),
         seats.c.booking_id == bindparam("booking"),
-        seats.c.state == _HELD,
+        seats.c.state != _AVAILABLE,
     )
     .values(state=_AVAILABLE, booking_id=None, hold_expires_at=None)
 )
@@ -354,15 +362,16 @@ class SQLAlchemyBookingStore:
 
     async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
         deadline = bookings.c.payment_required_by
-        move = (
-            update(bookings)
-            .where(
-                bookings.c.id == booking.id,
-                bookings.c.status == _HELD,
-                deadline <= now if status is BookingStatus.EXPIRED else deadline > now,
-            )
-            .values(status=status.value, updated_at=now)
+        move = update(bookings).where(
+            bookings.c.id == booking.id, bookings.c.status == booking.status.value
         )
+        if booking.status is BookingStatus.HELD and status is BookingStatus.EXPIRED:
+            # Not while a payment has the booking: it may be capturing the money right now.
+            lease = bookings.c.paying_until
+            move = move.where(deadline <= now, lease.is_(None) | (lease <= now))
+        elif booking.status is BookingStatus.HELD:
+            move = move.where(deadline > now)
+        move = move.values(status=status.value, updated_at=now, paying_id=None, paying_until=None)
 
         async def work(connection: AsyncConnection) -> bool:
             if not (await connection.execute(move)).rowcount:
@@ -381,8 +390,152 @@ class SQLAlchemyBookingStore:
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
         query = (
             select(bookings)
-            .where(bookings.c.status == _HELD, bookings.c.payment_required_by <= now)
+            .where(
+                bookings.c.status == _HELD,
+                bookings.c.payment_required_by <= now,
+                bookings.c.paying_until.is_(None) | (bookings.c.paying_until <= now),
+            )
             .order_by(bookings.c.payment_required_by, bookings.c.id)
             .limit(limit)
         )
         return [_booking(row) for row in await self.db.fetch(query)]
+
+
+def _payment_values(payment: Payment) -> dict[str, Any]:
+    return {
+        "amount": payment.amount.minor_units,
+        "currency": payment.amount.currency,
+        "method": payment.method,
+        "status": payment.status.value,
+        "reference": payment.reference,
+        "failure_code": payment.failure_code,
+        "refunded": None if payment.refunded is None else payment.refunded.minor_units,
+        "updated_at": payment.updated_at,
+    }
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        id=row.id,
+        booking_id=row.booking_id,
+        amount=Money(row.amount, row.currency),
+        method=row.method,
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        reference=row.reference,
+        failure_code=row.failure_code,
+        refunded=None if row.refunded is None else Money(row.refunded, row.currency),
+    )
+
+
+_SELL_SEATS = (
+    update(seats)
+    .where(
+        seats.c.flight_id == bindparam("flight"),
+        seats.c.booking_id == bindparam("booking"),
+        seats.c.state == _HELD,
+    )
+    .values(state=SeatState.SOLD.value, hold_expires_at=None)
+)
+
+
+@define
+class SQLAlchemyPaymentStore:
+    """Payments; a running payment leases its booking (``bookings.paying_id``/``paying_until``)
+    so that a second payment and the expiry sweep keep off it."""
+
+    db: Database
+
+    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
+        now = payment.created_at
+        lease = bookings.c.paying_until
+        take = (
+            update(bookings)
+            .where(
+                bookings.c.id == booking.id,
+                bookings.c.status == _HELD,
+                bookings.c.payment_required_by > now,
+                lease.is_(None) | (lease <= now),
+            )
+            .values(paying_id=payment.id, paying_until=lease_until)
+        )
+
+        async def work(connection: AsyncConnection) -> None:
+            if not (await connection.execute(take)).rowcount:
+                current = _booking(
+                    (
+                        await connection.execute(
+                            select(bookings).where(bookings.c.id == booking.id)
+                        )
+                    ).one()
+                )
+                status = current.status_at(now)
+                if status is not BookingStatus.HELD:
+                    raise InvalidTransition(f"a {status} booking cannot be paid")
+                raise PaymentInProgress("another payment of this booking is running")
+            await connection.execute(
+                insert(payments).values(
+                    id=payment.id,
+                    booking_id=payment.booking_id,
+                    created_at=payment.created_at,
+                    **_payment_values(payment),
+                )
+            )
+
+        await self.db.write(work)
+
+    async def finish(self, payment: Payment) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            await connection.execute(
+                update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
+            )
+            await connection.execute(
+                update(bookings)
+                .where(bookings.c.id == payment.booking_id, bookings.c.paying_id == payment.id)
+                .values(paying_id=None, paying_until=None)
+            )
+
+        await self.db.write(work)
+
+    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+        confirm = (
+            update(bookings)
+            .where(
+                bookings.c.id == booking.id,
+                bookings.c.status == _HELD,
+                bookings.c.paying_id == payment.id,
+            )
+            .values(
+                status=BookingStatus.CONFIRMED.value,
+                total=payment.amount.minor_units,
+                paying_id=None,
+                paying_until=None,
+                updated_at=now,
+            )
+        )
+
+        class _Lost(Exception):
+            """Roll the transaction back: a seat is no longer the booking's."""
+
+        async def work(connection: AsyncConnection) -> None:
+            if not (await connection.execute(confirm)).rowcount:
+                raise _Lost
+            for flight_id in sorted(set(booking.flight_ids)):
+                values = {"flight": flight_id, "booking": booking.id}
+                sold = (await connection.execute(_SELL_SEATS, values)).rowcount
+                if sold != len(booking.seats_on(flight_id)):
+                    raise _Lost
+            await connection.execute(
+                update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
+            )
+
+        try:
+            await self.db.write(work)
+        except _Lost:
+            return False
+        return True
+
+    async def for_booking(self, booking_id: str) -> Sequence[Payment]:
+        query = select(payments).where(payments.c.booking_id == booking_id).order_by(payments.c.id)
+        return [_payment(row) for row in await self.db.fetch(query)]

@@ -37,8 +37,10 @@ __all__ = [
     "bookings",
     "cities",
     "flights",
+    "idempotency_keys",
     "metadata",
     "offers",
+    "payments",
     "refresh_tokens",
     "seats",
     "users",
@@ -265,8 +267,56 @@ bookings = Table(
     Column("price_guarantee_expires_at", UTCDateTime(), nullable=False),
     Column("payment_required_by", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The payment running on the booking, and until when it has the booking to itself.
+    Column("paying_id", ascii_code(ID)),
+    Column("paying_until", UTCDateTime()),
     # A user's bookings (and the seats they hold); the expiry sweep's due holds.
     Index(None, "user_id", "status"),
     Index(None, "status", "payment_required_by"),
+    **_MYSQL_TABLE,
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    Column(
+        "booking_id",
+        ascii_code(ID),
+        ForeignKey("bookings.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", ascii_code(3), nullable=False),
+    # The provider's payment-method token (pm_...): never a card number.
+    Column("method", ascii_code(255), nullable=False),
+    Column("status", ascii_code(12), nullable=False),
+    Column("reference", ascii_code(255)),
+    Column("failure_code", ascii_code(64)),
+    Column("refunded", BigInteger),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    **_MYSQL_TABLE,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column(
+        "user_id",
+        ascii_code(ID),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", ascii_code(255), primary_key=True),
+    # SHA-256 (hex) of method, path and body.
+    Column("fingerprint", ascii_code(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    Column("lease_until", UTCDateTime(), nullable=False),
+    # The kept answer, once the first request has one.
+    Column("status", Integer),
+    Column("media_type", ascii_code(64)),
+    Column("body", Text),
     **_MYSQL_TABLE,
 )

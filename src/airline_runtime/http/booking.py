@@ -1,27 +1,32 @@
-"""Seat maps, offers and bookings under ``/api/v1``: the booking flow of API.md.
+"""Seat maps, offers, bookings and payments under ``/api/v1``: the booking flow of API.md.
 
 Seat maps are public like the rest of the catalog; offers and bookings belong to the signed-in
-user who made them (anyone else gets 404; admins see every booking).
+user who made them (anyone else gets 404; admins see every booking). Creating a booking and
+paying take an ``Idempotency-Key`` (:mod:`airline_core.idempotency`): the first answer is kept
+and replayed, with ``Idempotent-Replayed: true``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import anyio
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from airline_core import InvalidRequest, PageRequest, Principal
+from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
-from airline_core.booking.model import check_born_on
+from airline_core.booking.model import Payment, check_born_on
+from airline_core.idempotency import StoredAnswer, fingerprint
 from airline_core.validation import Rules
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import principal_of, signed_in
-from airline_runtime.http.problems import problem_responses
-from airline_runtime.http.schemas import MoneyOut, PageMeta, meta_of, money_out
+from airline_runtime.http.problems import PROBLEM_JSON, core_error_response, problem_responses
+from airline_runtime.http.schemas import MoneyBody, MoneyOut, PageMeta, meta_of, money_out
 from airline_runtime.http.schemas import Request as Body
 
 __all__ = ["BookingController", "OfferController", "SeatMapController"]
@@ -258,6 +263,21 @@ def booking_out(booking: Booking, now: datetime) -> BookingOut:
     )
 
 
+def _money_in(body: MoneyBody) -> Money:
+    try:
+        return Money.parse(body.amount, body.currency)
+    except InvalidRequest as error:
+        rules = Rules("payment")
+        rules.absorb(error, "amount")
+        rules.fail()
+
+
+def _created(schema: type[Struct]) -> Any:
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return ResponseSpec(data_container=schema, description="Created")
+
+
 def passengers_in(bodies: list[PassengerBody], today: date) -> list[Passenger]:
     """Each passenger, every broken rule named under ``passengers.<index>``."""
     rules = Rules("booking")
@@ -282,6 +302,91 @@ def passengers_in(bodies: list[PassengerBody], today: date) -> list[Passenger]:
     return passengers
 
 
+class PaymentCreate(Body):
+    amount: Annotated[MoneyBody, Meta(description="the booking's total")]
+    payment_method: Annotated[
+        str,
+        Meta(
+            examples=["pm_card_visa"],
+            description="a payment-method token from the provider (never a card number)",
+        ),
+    ]
+    accept_new_total: Annotated[
+        bool,
+        Meta(description="after the price guarantee: pay the new total if the price moved"),
+    ] = False
+
+
+class PaymentOut(Struct):
+    id: str
+    amount: MoneyOut
+    status: Annotated[str, Meta(description="pending, captured, failed or refunded")]
+
+
+class PaidBookingOut(BookingOut):
+    payment: PaymentOut
+
+
+class PaidBookingResponse(Struct):
+    data: PaidBookingOut
+
+
+def payment_out(payment: Payment) -> PaymentOut:
+    return PaymentOut(id=payment.id, amount=money_out(payment.amount), status=payment.status.value)
+
+
+_JSON = "application/json"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    airline: Airline,
+    status: int,
+    work: Callable[[], Awaitable[Struct]],
+) -> Response[bytes]:
+    """Run ``work`` once per idempotency key: a retry gets the kept answer (2xx or 4xx);
+    a 5xx or a crash lets the key go, so that the client may retry."""
+    principal = _principal(request)
+    idempotency = airline.idempotency
+    key = idempotency.check_key(request.headers.get(IDEMPOTENCY_HEADER))
+    print_ = fingerprint(request.method, request.url.path, await request.body())
+    kept = await idempotency.begin(principal.user_id, key, print_)
+    if kept is not None:
+        return Response(
+            kept.body,
+            status_code=kept.status,
+            media_type=kept.media_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        result = await work()
+    except AirlineError as error:
+        answer = core_error_response(request, error)
+        body = msgspec.json.encode(answer.content)
+        status_code = answer.status_code or 500
+        await idempotency.complete(
+            principal.user_id, key, StoredAnswer(status_code, PROBLEM_JSON, body)
+        )
+        return Response(
+            body, status_code=status_code, media_type=PROBLEM_JSON, headers=dict(answer.headers)
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await idempotency.abandon(principal.user_id, key)
+        raise
+    body = msgspec.json.encode(result)
+    await idempotency.complete(principal.user_id, key, StoredAnswer(status, _JSON, body))
+    return Response(body, status_code=status, media_type=_JSON)
+
+
+_IDEMPOTENCY_DOC = (
+    " Send an `Idempotency-Key` header (a value of your own, such as a UUID): a retry with the "
+    "same key and body gets the first answer again (`Idempotent-Replayed: true`); the same key "
+    "with another body is 422, while the first still runs 409, no key 400."
+)
+
+
 class BookingController(Controller):
     path = "/api/v1/bookings"
     tags = ("booking",)
@@ -292,26 +397,72 @@ class BookingController(Controller):
         description=(
             "A `held` booking: its seats are yours until `payment_required_by`, its total until "
             "`price_guarantee_expires_at`. Seats not chosen are assigned, a party together "
-            "where possible."
+            "where possible." + _IDEMPOTENCY_DOC
         ),
-        responses=problem_responses(401, 400, 404, 409, 413, 422),
+        responses={
+            201: _created(BookingResponse),
+            **problem_responses(401, 400, 404, 409, 413, 422),
+        },
     )
     async def create_booking(
         self,
         airline: AirlineDependency,
         request: Request[Any, Any, Any],
         data: JSONBody[BookingCreate],
-    ) -> BookingResponse:
-        booking = await airline.hold(
-            _principal(request),
-            data.offer_id,
-            passengers_in(data.passengers, airline.clock.now().date()),
-            [
-                SeatChoice(flight_id=s.flight_id, passenger=s.passenger, seat=s.seat)
-                for s in data.seats
-            ],
-        )
-        return BookingResponse(data=booking_out(booking, airline.clock.now()))
+    ) -> Response[bytes]:
+        async def work() -> BookingResponse:
+            booking = await airline.hold(
+                _principal(request),
+                data.offer_id,
+                passengers_in(data.passengers, airline.clock.now().date()),
+                [
+                    SeatChoice(flight_id=s.flight_id, passenger=s.passenger, seat=s.seat)
+                    for s in data.seats
+                ],
+            )
+            return BookingResponse(data=booking_out(booking, airline.clock.now()))
+
+        return await idempotent(request, airline, 201, work)
+
+    @post(
+        "/{reference:str}/payments",
+        summary="Pay a held booking",
+        description=(
+            "Charges `amount` (the booking's total) to `payment_method`, a token from the "
+            "payment provider, and confirms the booking: its seats are sold. A declined card is "
+            "402 and leaves the hold as it was. After the price guarantee the total is priced "
+            "again: if it moved, 409 `price-changed` with `old_total` and `new_total`, unless "
+            "`accept_new_total` is true and `amount` is the new total." + _IDEMPOTENCY_DOC
+        ),
+        responses={
+            201: _created(PaidBookingResponse),
+            **problem_responses(401, 400, 402, 404, 409, 413, 422, 503),
+        },
+    )
+    async def pay_booking(
+        self,
+        airline: AirlineDependency,
+        request: Request[Any, Any, Any],
+        reference: FromPath[str],
+        data: JSONBody[PaymentCreate],
+    ) -> Response[bytes]:
+        async def work() -> PaidBookingResponse:
+            amount = _money_in(data.amount)
+            booking, payment = await airline.pay(
+                _principal(request),
+                reference,
+                amount,
+                data.payment_method,
+                accept_new_total=data.accept_new_total,
+            )
+            out = booking_out(booking, airline.clock.now())
+            paid = PaidBookingOut(
+                **{name: getattr(out, name) for name in out.__struct_fields__},
+                payment=payment_out(payment),
+            )
+            return PaidBookingResponse(data=paid)
+
+        return await idempotent(request, airline, 201, work)
 
     @get(
         summary="Your bookings",

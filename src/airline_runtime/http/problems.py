@@ -38,13 +38,30 @@ from airline_core.errors import (
     NotAuthenticated,
     NotFound,
     OfferExpired,
+    PaymentDeclined,
+    PaymentGatewayUnavailable,
+    PaymentInProgress,
+    PriceChanged,
     SeatUnavailable,
     StillReferenced,
     Unavailable,
 )
+from airline_core.idempotency import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+)
+from airline_core.money import Money
 from airline_runtime.http.schemas import Problem
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem", "problem_responses", "send_problem"]
+__all__ = [
+    "PROBLEM_JSON",
+    "core_error_response",
+    "exception_handlers",
+    "problem",
+    "problem_responses",
+    "send_problem",
+]
 
 PROBLEM_JSON = "application/problem+json"
 _PROBLEM_JSON_BYTES = PROBLEM_JSON.encode()
@@ -53,6 +70,14 @@ logger = logging.getLogger("airline_runtime.http")
 
 # Most specific first: the first class an error is an instance of decides.
 _CORE_PROBLEMS: tuple[tuple[type[AirlineError], int, str, str], ...] = (
+    (
+        IdempotencyKeyReused,
+        422,
+        "idempotency-key-reused",
+        "Idempotency key used for another request",
+    ),
+    (IdempotencyKeyMissing, 400, "idempotency-key-missing", "Idempotency-Key header required"),
+    (IdempotencyKeyInUse, 409, "idempotency-key-in-use", "A request with this key is running"),
     (InvalidRequest, 422, "validation", "The request is not valid"),
     (NotFound, 404, "not-found", "Not found"),
     (NotAuthenticated, 401, "unauthorized", "Authentication required"),
@@ -63,7 +88,16 @@ _CORE_PROBLEMS: tuple[tuple[type[AirlineError], int, str, str], ...] = (
     (SeatUnavailable, 409, "seat-unavailable", "Seat unavailable"),
     (HoldLimitReached, 409, "hold-limit-reached", "Too many seats held"),
     (InvalidTransition, 409, "invalid-transition", "Not allowed in the booking's state"),
+    (PriceChanged, 409, "price-changed", "The price has changed"),
+    (PaymentInProgress, 409, "payment-in-progress", "A payment is already running"),
+    (PaymentDeclined, 402, "payment-declined", "The payment was declined"),
     (Conflict, 409, "conflict", "Conflict"),
+    (
+        PaymentGatewayUnavailable,
+        503,
+        "payment-gateway-unavailable",
+        "The payment provider is unavailable",
+    ),
     (Unavailable, 503, "unavailable", "Service unavailable"),
     (AirlineError, 400, "bad-request", "Bad request"),
 )
@@ -84,7 +118,8 @@ _HTTP_PROBLEMS = {
 
 
 _RESPONSE_DESCRIPTIONS = {
-    400: "The body is not valid JSON",
+    400: "The body is not valid JSON, or a required header is missing",
+    402: "The payment provider declined the payment method",
     401: "No valid access token (or wrong credentials, on login)",
     403: "The token's role does not allow this",
     404: "Not found",
@@ -118,6 +153,7 @@ def problem(
     *,
     errors: tuple[FieldError, ...] | list[FieldError] = (),
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": _TYPE_PREFIX + slug,
@@ -128,6 +164,12 @@ def problem(
     }
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    for name, value in (extensions or {}).items():
+        body[name] = (
+            {"amount": value.amount, "currency": value.currency}
+            if isinstance(value, Money)
+            else value
+        )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -170,12 +212,26 @@ async def send_problem(
     await send(end)
 
 
+def core_error_response(
+    request: Request[Any, Any, Any], error: AirlineError
+) -> Response[dict[str, Any]]:
+    """The problem answer for a core error, as the exception handlers send it."""
+    return _core_error(request, error)
+
+
 def _core_error(request: Request[Any, Any, Any], error: AirlineError) -> Response[dict[str, Any]]:
     for kind, status, slug, title in _CORE_PROBLEMS:
         if isinstance(error, kind):
             headers = _HEADERS_BY_STATUS.get(status)
             return problem(
-                request, status, slug, title, str(error), errors=error.errors, headers=headers
+                request,
+                status,
+                slug,
+                title,
+                str(error),
+                errors=error.errors,
+                headers=headers,
+                extensions=error.extensions,
             )
     raise AssertionError("AirlineError is the last entry")  # pragma: no cover
 

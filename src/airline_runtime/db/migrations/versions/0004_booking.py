@@ -1,4 +1,4 @@
-"""booking: seat rows, offers, bookings, and each cabin's capacity on flights
+"""booking: seat rows, offers, bookings, payments, idempotency keys, and cabin capacities
 
 Revision ID: 0004
 Revises: 0003
@@ -109,6 +109,8 @@ def upgrade() -> None:
         sa.Column("price_guarantee_expires_at", sa.DateTime(), nullable=False),
         sa.Column("payment_required_by", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("paying_id", _code(26), nullable=True),
+        sa.Column("paying_until", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_bookings_user_id_users"), ondelete="RESTRICT"
         ),
@@ -122,9 +124,54 @@ def upgrade() -> None:
         "bookings",
         ["status", "payment_required_by"],
     )
+    op.create_table(
+        "payments",
+        sa.Column("id", _code(26), nullable=False),
+        sa.Column("booking_id", _code(26), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", _code(3), nullable=False),
+        sa.Column("method", _code(255), nullable=False),
+        sa.Column("status", _code(12), nullable=False),
+        sa.Column("reference", _code(255), nullable=True),
+        sa.Column("failure_code", _code(64), nullable=True),
+        sa.Column("refunded", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_payments_booking_id_bookings"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        **_MYSQL_TABLE,
+    )
+    op.create_index(op.f("ix_payments_booking_id"), "payments", ["booking_id"])
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("user_id", _code(26), nullable=False),
+        sa.Column("key", _code(255), nullable=False),
+        sa.Column("fingerprint", _code(64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("lease_until", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("media_type", _code(64), nullable=True),
+        sa.Column("body", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_idempotency_keys_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "key"),
+        **_MYSQL_TABLE,
+    )
+    op.create_index(op.f("ix_idempotency_keys_expires_at"), "idempotency_keys", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("idempotency_keys")
+    op.drop_table("payments")
     op.drop_table("bookings")
     op.drop_table("offers")
     op.drop_table("seats")

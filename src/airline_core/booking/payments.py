@@ -1,0 +1,213 @@
+"""Paying a hold, and refunding a cancelled confirmed booking.
+
+:meth:`Payments.pay` never calls the provider inside a database transaction:
+
+1. check the booking is held and the amount is its total (repriced, once the price guarantee
+   has ended, and then only if the client accepts a new total);
+2. store the payment as ``pending`` and lease the booking to it (one transaction): a second
+   payment of the same booking meanwhile answers 409, and the expiry sweep waits;
+3. authorize and capture with the provider, keyed by the payment's id so that a retry never
+   charges twice; a decline or an unreachable provider ends the payment ``failed`` and leaves
+   the booking held, its seats untouched;
+4. confirm (one transaction): the booking ``confirmed``, its seats ``sold``, the payment
+   ``captured``. If the hold lapsed meanwhile and a seat went to someone else, the capture is
+   refunded and the answer says so.
+"""
+
+from __future__ import annotations
+
+from attrs import define, field
+
+from airline_core.booking.model import (
+    Booking,
+    BookingStatus,
+    Payment,
+    PaymentStatus,
+)
+from airline_core.booking.rules import BookingRules
+from airline_core.errors import (
+    AirlineError,
+    InvalidRequest,
+    InvalidTransition,
+    PaymentDeclined,
+    PriceChanged,
+)
+from airline_core.identity.model import Principal, reveal_to
+from airline_core.ids import new_id
+from airline_core.money import Money
+from airline_core.ports import (
+    BookingStore,
+    Clock,
+    FlightStore,
+    InventoryStore,
+    PaymentGateway,
+    PaymentStore,
+)
+from airline_core.pricing import Pricing
+from airline_core.search.legs import Leg
+
+__all__ = ["Payments"]
+
+
+@define
+class Payments:
+    """Paying held bookings, and refunds."""
+
+    bookings: BookingStore
+    payments: PaymentStore
+    gateway: PaymentGateway
+    flights: FlightStore
+    inventory: InventoryStore
+    pricing: Pricing
+    clock: Clock
+    rules: BookingRules = field(factory=BookingRules)
+
+    async def pay(
+        self,
+        principal: Principal,
+        reference: str,
+        amount: Money,
+        method: str,
+        *,
+        accept_new_total: bool = False,
+    ) -> tuple[Booking, Payment]:
+        """Pay a held booking with the provider's payment-method token ``method``.
+
+        :raises NotFound: no such booking, or another user's.
+        :raises InvalidTransition: the booking is not held (confirmed, cancelled, expired).
+        :raises PriceChanged: the price guarantee ended and the total moved; pay again with
+            ``accept_new_total`` and the new amount.
+        :raises InvalidRequest: ``amount`` is not the total; the method is unknown.
+        :raises PaymentInProgress: another payment of the booking is running.
+        :raises PaymentDeclined: the provider declined; the booking stays held.
+        :raises PaymentGatewayUnavailable: the provider failed; nothing was charged.
+        """
+        booking = await self.bookings.get(reference)
+        reveal_to(principal, booking.user_id, "booking")
+        now = self.clock.now()
+        status = booking.status_at(now)
+        if status is not BookingStatus.HELD:
+            raise InvalidTransition(f"a {status} booking cannot be paid")
+        total = booking.total
+        if now >= booking.price_guarantee_expires_at:
+            current = await self.current_total(booking)
+            if current != total and not accept_new_total:
+                raise PriceChanged(
+                    f"the price guarantee ended and the total is now {current} (was {total});"
+                    " pay again accepting the new total",
+                    extensions={"old_total": total, "new_total": current},
+                )
+            total = current
+        if amount != total:
+            raise InvalidRequest.for_field("amount", f"must be the total, {total}")
+        payment = Payment(
+            id=new_id(),
+            booking_id=booking.id,
+            amount=total,
+            method=method,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.payments.start(payment, booking, now + self.rules.payment_lease)
+        reference_ = await self._charge(payment, booking)
+        captured = self._moved(payment, PaymentStatus.CAPTURED, reference=reference_)
+        if not await self.payments.confirm(captured, booking, self.clock.now()):
+            await self.gateway.refund(payment.id, reference_, total)
+            await self.payments.finish(
+                self._moved(captured, PaymentStatus.REFUNDED, refunded=total, code="hold_lapsed")
+            )
+            raise InvalidTransition(
+                "the hold lapsed while paying and its seats went to someone else; "
+                "the payment was refunded"
+            )
+        return await self.bookings.get(reference), captured
+
+    async def _charge(self, payment: Payment, booking: Booking) -> str:
+        """Authorize and capture; on any failure the payment ends ``failed`` and the error is
+        raised again (an authorization already made is voided)."""
+        try:
+            reference = await self.gateway.authorize(
+                payment.id, payment.amount, payment.method, f"booking {booking.reference}"
+            )
+        except AirlineError as error:
+            code = error.code if isinstance(error, PaymentDeclined) else type(error).__name__
+            await self.payments.finish(self._moved(payment, PaymentStatus.FAILED, code=code))
+            raise
+        try:
+            await self.gateway.capture(payment.id, reference, payment.amount)
+        except AirlineError as error:
+            failed = self._moved(
+                payment, PaymentStatus.FAILED, reference=reference, code="capture_failed"
+            )
+            try:
+                await self.gateway.void(payment.id, reference)
+            finally:
+                await self.payments.finish(failed)
+            raise error
+        return reference
+
+    def _moved(
+        self,
+        payment: Payment,
+        status: PaymentStatus,
+        *,
+        reference: str | None = None,
+        code: str | None = None,
+        refunded: Money | None = None,
+    ) -> Payment:
+        return Payment(
+            id=payment.id,
+            booking_id=payment.booking_id,
+            amount=payment.amount,
+            method=payment.method,
+            status=status,
+            created_at=payment.created_at,
+            updated_at=self.clock.now(),
+            reference=reference or payment.reference,
+            failure_code=code or payment.failure_code,
+            refunded=refunded or payment.refunded,
+        )
+
+    async def current_total(self, booking: Booking) -> Money:
+        """What the booking's seats would cost now, priced as if its own seats were still
+        free (the load before this sale, as when it was offered)."""
+        now = self.clock.now()
+        passengers = len(booking.passengers)
+        total: Money | None = None
+        for flight_id in booking.flight_ids:
+            flight = await self.flights.get(flight_id)
+            _, cabins = await self.inventory.seats(flight_id)
+            left, capacity = cabins[booking.cabin]
+            leg = Leg.of(flight, flight.fares[booking.cabin], left + passengers, capacity)
+            price = self.pricing.price(leg, passengers, now)
+            total = price if total is None else total + price
+        assert total is not None  # noqa: S101 - a booking has at least one flight
+        return total
+
+    def refund_for(self, booking: Booking) -> Money:
+        """What cancelling the confirmed ``booking`` refunds, by the fare rules of its cabin."""
+        percent = self.rules.refund_percent.get(booking.cabin, 0)
+        return Money(booking.total.minor_units * percent // 100, booking.total.currency)
+
+    async def refund(self, booking: Booking) -> Payment | None:
+        """Refund the confirmed ``booking``'s captured payment by the fare rules (safe to
+        repeat: the provider call is keyed by the payment); the refunded payment, or ``None``
+        when the fare refunds nothing."""
+        amount = self.refund_for(booking)
+        captured = [
+            p
+            for p in await self.payments.for_booking(booking.id)
+            if p.status is PaymentStatus.CAPTURED
+        ]
+        if not captured or amount.minor_units == 0:
+            return None
+        payment = captured[-1]
+        assert payment.reference is not None  # noqa: S101 - a captured payment has one
+        await self.gateway.refund(payment.id, payment.reference, amount)
+        refunded = self._moved(payment, PaymentStatus.REFUNDED, refunded=amount)
+        await self.payments.finish(refunded)
+        return refunded
+
+    async def of(self, booking: Booking) -> list[Payment]:
+        return list(await self.payments.for_booking(booking.id))

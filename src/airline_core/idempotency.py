@@ -1,0 +1,153 @@
+"""Idempotency keys: a retried request gets the first answer instead of running twice.
+
+A client sends ``Idempotency-Key: <key>`` with a request that must not happen twice (creating a
+booking, paying). The key is the client's, per user, kept for 24 hours with a fingerprint of the
+request (SHA-256 of method, path and body) and, once the first request has an answer, that
+answer:
+
+- a new key runs the request and keeps its answer;
+- the same key and the same request again gets the kept answer, not a second booking or charge;
+- the same key while the first request still runs is 409 ``idempotency-key-in-use``;
+- the same key with another request is 422 ``idempotency-key-reused``;
+- no key is 400 ``idempotency-key-missing``.
+
+Answers the client caused (2xx and 4xx) are kept; a 5xx (a provider or the database down) is not,
+so the client may retry with the same key. A request whose process died mid-way holds its key for
+:attr:`Idempotency.lease` and is then run again by the next retry; what it reached meanwhile is
+protected by the layers below (a payment's lease on its booking, the provider's own keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from attrs import define, frozen
+
+from airline_core.errors import AirlineError, Conflict, InvalidRequest
+from airline_core.ports import Clock, IdempotencyStore
+
+__all__ = [
+    "Idempotency",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyMissing",
+    "IdempotencyKeyReused",
+    "KeyClaim",
+    "KeyState",
+    "StoredAnswer",
+    "fingerprint",
+]
+
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+class IdempotencyKeyMissing(AirlineError):
+    """The request needs an ``Idempotency-Key`` header (400)."""
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this key is still running (409)."""
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The key was used for another request (422)."""
+
+
+@frozen
+class StoredAnswer:
+    """An answer as it was sent: status, media type and body."""
+
+    status: int
+    media_type: str
+    body: bytes
+
+
+class KeyState(StrEnum):
+    #: The key is this request's now: run it, then :meth:`Idempotency.complete`.
+    NEW = "new"
+    #: The key's request finished: send :attr:`KeyClaim.answer` again.
+    DONE = "done"
+    #: The key's request is still running.
+    RUNNING = "running"
+    #: The key was used for a request with another fingerprint.
+    OTHER_REQUEST = "other_request"
+
+
+@frozen
+class KeyClaim:
+    state: KeyState
+    answer: StoredAnswer | None = None
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """SHA-256 (hex) of the request's method, path and body."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@define
+class Idempotency:
+    """The rules above over an :class:`~airline_core.ports.IdempotencyStore`."""
+
+    store: IdempotencyStore
+    clock: Clock
+    #: How long a key and its answer are kept.
+    retention: timedelta = timedelta(hours=24)
+    #: How long a running request holds its key before a retry may run it again.
+    lease: timedelta = timedelta(minutes=2)
+
+    @staticmethod
+    def check_key(key: str | None) -> str:
+        """:raises IdempotencyKeyMissing: no key. :raises InvalidRequest: a malformed one."""
+        if key is None or not key.strip():
+            raise IdempotencyKeyMissing(
+                "this request needs an Idempotency-Key header: a value of your own, unique "
+                "per request, such as a UUID"
+            )
+        if _KEY.fullmatch(key) is None:
+            raise InvalidRequest.for_field(
+                "Idempotency-Key", "must be 1 to 255 visible ASCII characters"
+            )
+        return key
+
+    async def begin(self, user_id: str, key: str, print_: str) -> StoredAnswer | None:
+        """Claim ``key`` for this request: ``None`` means run it; an answer means send that.
+
+        :raises IdempotencyKeyInUse: the key's first request is still running.
+        :raises IdempotencyKeyReused: the key belongs to another request.
+        """
+        now = self.clock.now()
+        claim = await self.store.claim(
+            user_id, self.check_key(key), print_, now, now + self.retention, now + self.lease
+        )
+        if claim.state is KeyState.RUNNING:
+            raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+        if claim.state is KeyState.OTHER_REQUEST:
+            raise IdempotencyKeyReused.for_field(
+                "Idempotency-Key", "was used for another request: use a new key"
+            )
+        return claim.answer
+
+    async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
+        """Keep the answer (or, for a 5xx, let the key go so a retry runs again)."""
+        if answer.status >= 500:
+            await self.store.release(user_id, key)
+        else:
+            await self.store.complete(user_id, key, answer)
+
+    async def abandon(self, user_id: str, key: str) -> None:
+        """Let the key go: the request ended without an answer worth repeating."""
+        await self.store.release(user_id, key)
+
+    async def purge(self) -> int:
+        """Remove the keys past their retention; how many went."""
+        return await self.store.purge(self.clock.now())
+
+
+def expired(expires_at: datetime, now: datetime) -> bool:
+    return expires_at <= now

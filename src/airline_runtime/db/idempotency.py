@@ -1,0 +1,100 @@
+"""The SQLAlchemy idempotency-key store (contract in :class:`airline_core.ports.IdempotencyStore`).
+
+A claim inserts the key; the primary key (user, key) makes exactly one of several concurrent
+first requests win. A loser reads the row and decides; taking over an expired key or a lapsed
+lease is a compare-and-set on the value it read, so again only one claimant wins.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from attrs import define
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from airline_core.idempotency import KeyClaim, KeyState, StoredAnswer
+from airline_runtime.db.engine import Database, integrity_error_kind
+from airline_runtime.db.tables import idempotency_keys as keys
+
+__all__ = ["SQLAlchemyIdempotencyStore"]
+
+
+def _the(user_id: str, key: str) -> Any:
+    return (keys.c.user_id == user_id) & (keys.c.key == key)
+
+
+@define
+class SQLAlchemyIdempotencyStore:
+    db: Database
+
+    async def claim(  # noqa: PLR0911 - one return per case of the contract
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+        lease_until: datetime,
+    ) -> KeyClaim:
+        row = {
+            "user_id": user_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "expires_at": expires_at,
+            "lease_until": lease_until,
+        }
+        for _ in range(3):
+            try:
+                await self.db.execute(insert(keys).values(row))
+            except IntegrityError as error:
+                if integrity_error_kind(error) != "duplicate":
+                    raise
+            else:
+                return KeyClaim(KeyState.NEW)
+            found = await self.db.fetch(select(keys).where(_the(user_id, key)))
+            if not found:
+                continue  # released meanwhile: insert again
+            current = found[0]
+            if current.expires_at <= now:
+                # An old key: it starts afresh for this request, if no one else got there.
+                taken = await self.db.execute(
+                    update(keys)
+                    .where(_the(user_id, key), keys.c.expires_at == current.expires_at)
+                    .values(**row, status=None, media_type=None, body=None)
+                )
+                if taken:
+                    return KeyClaim(KeyState.NEW)
+                continue
+            if current.fingerprint != fingerprint:
+                return KeyClaim(KeyState.OTHER_REQUEST)
+            if current.status is not None:
+                answer = StoredAnswer(current.status, current.media_type, current.body.encode())
+                return KeyClaim(KeyState.DONE, answer)
+            if current.lease_until > now:
+                return KeyClaim(KeyState.RUNNING)
+            moved = await self.db.execute(
+                update(keys)
+                .where(
+                    _the(user_id, key),
+                    keys.c.lease_until == current.lease_until,
+                    keys.c.status.is_(None),
+                )
+                .values(lease_until=lease_until)
+            )
+            return KeyClaim(KeyState.NEW if moved else KeyState.RUNNING)
+        return KeyClaim(KeyState.RUNNING)
+
+    async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
+        await self.db.execute(
+            update(keys)
+            .where(_the(user_id, key))
+            .values(status=answer.status, media_type=answer.media_type, body=answer.body.decode())
+        )
+
+    async def release(self, user_id: str, key: str) -> None:
+        await self.db.execute(delete(keys).where(_the(user_id, key)))
+
+    async def purge(self, now: datetime) -> int:
+        return await self.db.execute(delete(keys).where(keys.c.expires_at <= now))
