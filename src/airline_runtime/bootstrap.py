@@ -13,8 +13,9 @@ from datetime import timedelta
 from attrs import frozen
 
 from airline_core import Airline
+from airline_core.booking.gateway import TestPaymentGateway
 from airline_core.errors import Unavailable
-from airline_core.ports import Clock
+from airline_core.ports import Clock, PaymentGateway
 from airline_runtime.db import (
     Database,
     SQLAlchemyAirplaneStore,
@@ -92,6 +93,15 @@ async def bootstrap(
             await upgrade(database)
         elif require_schema:
             await _require_current_schema(database)
+        payment_gateway: PaymentGateway = TestPaymentGateway()
+        if settings.payment_gateway == "stripe":
+            from airline_runtime.payments import StripePaymentGateway
+
+            stripe = StripePaymentGateway(
+                settings.stripe_secret_key, api_url=settings.stripe_api_url
+            )
+            stack.push_async_callback(stripe.aclose)
+            payment_gateway = stripe
         airline = Airline.from_stores(
             cities=SQLAlchemyCityStore(database),
             airports=SQLAlchemyAirportStore(database),
@@ -110,6 +120,7 @@ async def bootstrap(
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
             connections=settings.connection_rules(),
             booking_rules=settings.booking_rules(),
+            payment_gateway=payment_gateway,
         )
         yield Runtime(settings=settings, airline=airline, database=database)
 

@@ -115,6 +115,20 @@ def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return networks
 
 
+def _payments(environ: Mapping[str, str]) -> dict[str, Any]:
+    gateway = _choice(environ, "AIRLINE_PAYMENT_GATEWAY", "test", ("test", "stripe"))
+    key = environ.get("AIRLINE_STRIPE_SECRET_KEY") or ""
+    url = environ.get("AIRLINE_STRIPE_API_URL") or "https://api.stripe.com"
+    if gateway == "stripe" and not key.startswith(("sk_", "rk_")):
+        raise SettingsError(
+            "AIRLINE_STRIPE_SECRET_KEY: AIRLINE_PAYMENT_GATEWAY=stripe needs a secret key "
+            "(sk_live_..., sk_test_... or a restricted rk_... key)"
+        )
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError(f"AIRLINE_STRIPE_API_URL: {url!r} is not an http(s) URL")
+    return {"payment_gateway": gateway, "stripe_secret_key": key, "stripe_api_url": url}
+
+
 def _booking(environ: Mapping[str, str]) -> dict[str, Any]:
     day = 24 * 60
     payment = _integer(environ, "AIRLINE_PAYMENT_WINDOW_MINUTES", 30, 1, day)
@@ -199,6 +213,10 @@ class Settings:
     payment_window_minutes: int = 30
     max_held_seats: int = 9
     sales_close_minutes: int = 30
+    #: Payments: the built-in ``test`` gateway (documented tokens) or ``stripe``.
+    payment_gateway: str = "test"
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_api_url: str = "https://api.stripe.com"
 
     def booking_rules(self) -> BookingRules:
         return BookingRules(
@@ -281,6 +299,7 @@ class Settings:
             ),
             **_connections(environ),
             **_booking(environ),
+            **_payments(environ),
         )
 
     def signing_secret(self) -> str:
