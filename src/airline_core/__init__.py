@@ -5,7 +5,19 @@ Everything an application needs is importable from here::
     from airline_core import Airline, Cabin, CabinLayout, Money, SeatLayout
 """
 
-from airline_core.airline import Airline
+from airline_core.airline import Airline, BookingView
+from airline_core.booking import (
+    Booking,
+    BookingRules,
+    BookingStatus,
+    Offer,
+    Passenger,
+    SeatChoice,
+    SeatMap,
+    SeatState,
+)
+from airline_core.booking.gateway import TestPaymentGateway
+from airline_core.booking.model import Payment, PaymentStatus
 from airline_core.catalog import (
     Airplane,
     AirplaneFilter,
@@ -39,7 +51,7 @@ from airline_core.errors import (
 from airline_core.identity import Principal, Role, TokenPair, User
 from airline_core.money import Money
 from airline_core.pagination import Page, PageRequest
-from airline_core.pricing import BaseFarePricing, Pricing
+from airline_core.pricing import BaseFarePricing, DynamicPricing, Pricing
 from airline_core.search import (
     BestWeights,
     ConnectionRules,
@@ -63,12 +75,17 @@ __all__ = [
     "AlreadyExists",
     "BaseFarePricing",
     "BestWeights",
+    "Booking",
+    "BookingRules",
+    "BookingStatus",
+    "BookingView",
     "Cabin",
     "CabinLayout",
     "City",
     "CityFilter",
     "Conflict",
     "ConnectionRules",
+    "DynamicPricing",
     "FakeClock",
     "FieldError",
     "Flight",
@@ -84,18 +101,26 @@ __all__ = [
     "Money",
     "NotAuthenticated",
     "NotFound",
+    "Offer",
     "Page",
     "PageRequest",
+    "Passenger",
+    "Payment",
+    "PaymentStatus",
     "Pricing",
     "Principal",
     "Role",
     "SearchQuery",
     "Seat",
+    "SeatChoice",
     "SeatKind",
     "SeatLayout",
+    "SeatMap",
+    "SeatState",
     "SortOrder",
     "StillReferenced",
     "SystemClock",
+    "TestPaymentGateway",
     "TokenPair",
     "Unavailable",
     "User",

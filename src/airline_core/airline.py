@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from airline_core.booking import (
     Booking,
@@ -22,7 +22,7 @@ from airline_core.booking import (
 from airline_core.booking.gateway import TestPaymentGateway
 from airline_core.booking.model import Payment
 from airline_core.booking.payments import Payments
-from airline_core.catalog.model import Cabin
+from airline_core.catalog.model import Cabin, Flight
 from airline_core.catalog.service import Airplanes, Airports, Cities, Flights
 from airline_core.clock import SystemClock
 from airline_core.idempotency import Idempotency
@@ -66,7 +66,19 @@ from airline_core.ports import (
 from airline_core.pricing import DynamicPricing, Pricing
 from airline_core.search import ConnectionRules, FlightSearch, Itinerary, SearchQuery
 
-__all__ = ["Airline"]
+__all__ = ["Airline", "BookingView"]
+
+
+@frozen(kw_only=True)
+class BookingView:
+    """Everything about one booking a traveller looks at: the booking, its flights as they
+    are now (times, status), and its payments. Planned reminders join it with the reminders
+    part of the product."""
+
+    booking: Booking
+    flights: tuple[Flight, ...]
+    payments: tuple[Payment, ...]
+
 
 _FIRST_PAGE = PageRequest()
 
@@ -132,6 +144,22 @@ class Airline:
         return await self.payments.pay(
             principal, reference, amount, payment_method, accept_new_total=accept_new_total
         )
+
+    async def itinerary(self, reference: str, principal: Principal) -> BookingView:
+        """A booking with its flights and payments, in one answer (the itinerary view)."""
+        booking = await self.bookings.get(reference, principal)
+        flights = [await self.flights.get(flight_id) for flight_id in booking.flight_ids]
+        payments = await self.payments.of(booking)
+        return BookingView(booking=booking, flights=tuple(flights), payments=tuple(payments))
+
+    async def sweep(self, limit: int = 500) -> dict[str, int]:
+        """The booking housekeeping, safe to run in every process at once: expire holds whose
+        deadline passed (their seats go back to search), forget idempotency keys past their
+        24 hours and offers expired for a day. How many of each went."""
+        expired = await self.bookings.expire_due(limit)
+        keys = await self.idempotency.purge()
+        offers = await self.offers.offers.delete_expired(self.clock.now() - timedelta(days=1))
+        return {"expired_holds": expired, "idempotency_keys": keys, "offers": offers}
 
     async def cancel(self, reference: str, principal: Principal) -> Booking:
         """Cancel a booking, refund it by its fare rules and free its seats

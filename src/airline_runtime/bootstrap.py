@@ -6,6 +6,7 @@ Every entry point (the Litestar app's lifespan, each CLI command, the tests) ent
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -40,6 +41,8 @@ from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
 from airline_runtime.settings import Settings
 
 __all__ = ["Runtime", "SchemaOutOfDate", "access_tokens", "bootstrap"]
+
+logger = logging.getLogger("airline_runtime")
 
 
 class SchemaOutOfDate(Unavailable):
@@ -94,6 +97,11 @@ async def bootstrap(
         elif require_schema:
             await _require_current_schema(database)
         payment_gateway: PaymentGateway = TestPaymentGateway()
+        if settings.payment_gateway == "test" and not settings.is_embedded:
+            logger.warning(
+                "payments go to the built-in test gateway, which charges nobody: set "
+                "AIRLINE_PAYMENT_GATEWAY=stripe for real payments"
+            )
         if settings.payment_gateway == "stripe":
             from airline_runtime.payments import StripePaymentGateway
 

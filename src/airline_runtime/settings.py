@@ -213,6 +213,9 @@ class Settings:
     payment_window_minutes: int = 30
     max_held_seats: int = 9
     sales_close_minutes: int = 30
+    #: How often each API process runs the booking housekeeping (0: never; then run
+    #: ``airline bookings expire`` from cron).
+    sweep_seconds: int = 60
     #: Payments: the built-in ``test`` gateway (documented tokens) or ``stripe``.
     payment_gateway: str = "test"
     stripe_secret_key: str = field(default="", repr=False)
@@ -300,6 +303,7 @@ class Settings:
             **_connections(environ),
             **_booking(environ),
             **_payments(environ),
+            sweep_seconds=_integer(environ, "AIRLINE_SWEEP_SECONDS", 60, 0, 86_400),
         )
 
     def signing_secret(self) -> str:

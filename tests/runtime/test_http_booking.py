@@ -383,3 +383,40 @@ async def test_cancelling_a_confirmed_booking_refunds_by_the_fare_rules(
         for s in ok(await client.get(f"{API}/flights/{flight_id}/seatmap"))["seats"]
     }
     assert states[booking["seats"][0]["seat"]] == "available"
+
+
+async def test_the_itinerary_gathers_booking_flights_and_payments(
+    client: Client, flight_id: str, ann: dict[str, str]
+) -> None:
+    booking = await held(client, ann, flight_id)
+    reference = booking["reference"]
+    path = f"{API}/bookings/{reference}/payments"
+    ok(await client.post(path, json=payment(booking["total"]), headers=keyed(ann)), 201)
+    view = ok(await client.get(f"{API}/bookings/{reference}/itinerary", headers=ann))
+    assert view["booking"]["reference"] == reference
+    assert view["booking"]["status"] == "confirmed"
+    assert [f["id"] for f in view["flights"]] == [flight_id]
+    assert view["flights"][0]["departs_at"].endswith("+00:00")
+    assert [p["status"] for p in view["payments"]] == ["captured"]
+    bob = await sign_up(client, "bob")
+    problem(await client.get(f"{API}/bookings/{reference}/itinerary", headers=bob), 404)
+
+
+async def test_each_api_process_sweeps_lapsed_holds(
+    client: Client, airline: Airline, flight_id: str, ann: dict[str, str]
+) -> None:
+    import anyio
+
+    from airline_runtime.http.app import sweep_forever
+
+    booking = await held(client, ann, flight_id, 3)
+    airline.clock.advance(minutes=31)  # type: ignore[attr-defined]
+    with anyio.move_on_after(0.5):
+        await sweep_forever(airline, 0.05)
+    stored = await airline.bookings.bookings.get(booking["reference"])
+    assert stored.status.value == "expired"
+    assert await airline.sweep() == {"expired_holds": 0, "idempotency_keys": 0, "offers": 0}
+    airline.clock.advance(hours=25)  # type: ignore[attr-defined]
+    swept = await airline.sweep()
+    assert swept["idempotency_keys"] == 1
+    assert swept["offers"] == 1

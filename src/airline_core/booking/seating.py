@@ -93,15 +93,18 @@ def choose_seats(
     rng = rng or _random
     if n <= 0:
         return []
-    labels = {seat.label for seat in layout.iter_seats()}
+    labels = layout.label_set
     free = set(free) & labels
     if len(free) < n:
         return None
     if near:
         return _closest(layout, free, n, [label for label in near if label in labels], rng)
     if n == 1:
-        preferred = [label for label in free if layout.kind_of(label[-1]) is not SeatKind.MIDDLE]
-        return [rng.choice(sorted(preferred or free))]
+        # In the layout's order, not the set's: the same random draw picks the same seat.
+        preferred = [label for label in layout.window_and_aisle_labels if label in free]
+        if not preferred:
+            preferred = [label for label in layout.labels if label in free]
+        return [rng.choice(preferred)]
     for candidates in (_within_sections(layout, free, n), _within_rows(layout, free, n)):
         if candidates:
             return rng.choice(candidates)

@@ -343,7 +343,7 @@ class Bookings:
             if not 0 <= choice.passenger < offer.passengers:
                 rules.add(f"{place}.passenger", f"must be 0..{offer.passengers - 1}")
                 continue
-            if choice.seat not in {seat.label for seat in layout.iter_seats()}:
+            if choice.seat not in layout.label_set:
                 rules.add(f"{place}.seat", f"no seat {choice.seat} in {offer.cabin}")
                 continue
             key = (choice.flight_id, choice.passenger)
@@ -378,7 +378,7 @@ class Bookings:
             if named:
                 raise named
             rest = [p for p in range(offer.passengers) if p not in mine]
-            free = {s.label for s in layout.iter_seats()} - taken.keys() - set(mine.values())
+            free = layout.label_set - taken.keys() - set(mine.values())
             picked = choose_seats(layout, free, len(rest), near=list(mine.values()))
             if picked is None:
                 raise SeatUnavailable(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import field, frozen
@@ -284,6 +284,25 @@ class CabinLayout:
             return SeatKind.AISLE
         return SeatKind.MIDDLE
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every seat's label, front to back and left to right (worked out once per layout:
+        booking reads them on every hold)."""
+        return _labels(self)
+
+    @property
+    def label_set(self) -> frozenset[str]:
+        return _label_set(self)
+
+    @property
+    def window_and_aisle_labels(self) -> tuple[str, ...]:
+        """The labels of every seat that is not a middle one, in :attr:`labels` order."""
+        return _not_middle(self)
+
+    def kind_of_label(self, label: str) -> SeatKind:
+        """The kind of seat ``label`` (``"12A"``), which must be one of this layout's."""
+        return _kinds(self)[label[-1]]
+
     def iter_seats(self) -> Iterator[Seat]:
         exits = set(self.exit_rows)
         for row in self.rows:
@@ -295,6 +314,28 @@ class CabinLayout:
                     kind=self.kind_of(letter),
                     exit_row=row in exits,
                 )
+
+
+@lru_cache(maxsize=1024)
+def _labels(layout: CabinLayout) -> tuple[str, ...]:
+    letters = layout.letters
+    return tuple(f"{row}{letter}" for row in layout.rows for letter in letters)
+
+
+@lru_cache(maxsize=1024)
+def _label_set(layout: CabinLayout) -> frozenset[str]:
+    return frozenset(_labels(layout))
+
+
+@lru_cache(maxsize=1024)
+def _not_middle(layout: CabinLayout) -> tuple[str, ...]:
+    kinds = _kinds(layout)
+    return tuple(label for label in _labels(layout) if kinds[label[-1]] is not SeatKind.MIDDLE)
+
+
+@lru_cache(maxsize=1024)
+def _kinds(layout: CabinLayout) -> dict[str, SeatKind]:
+    return {letter: layout.kind_of(letter) for letter in layout.letters}
 
 
 def _cabin_tuple(cabins: Iterable[CabinLayout]) -> tuple[CabinLayout, ...]:

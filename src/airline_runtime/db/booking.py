@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from attrs import define
@@ -31,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,6 +58,7 @@ from airline_core.errors import (
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
+from airline_runtime.db.catalog import _instant
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
@@ -71,6 +74,12 @@ _HELD = SeatState.HELD.value
 _AVAILABLE = SeatState.AVAILABLE.value
 _SEATS_LEFT = {cabin: flights.c[f"seats_{cabin.value}"] for cabin in Cabin}
 _CAPACITY = {cabin: flights.c[f"capacity_{cabin.value}"] for cabin in Cabin}
+
+
+_TAKEN = text(
+    "SELECT seat, state, hold_expires_at FROM seats WHERE flight_id = :flight"
+    " AND state <> 'available'"
+)
 
 
 @define
@@ -113,13 +122,14 @@ class SQLAlchemyInventoryStore:
         await self.db.write(work)
 
     async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
-        query = select(seats.c.seat, seats.c.state, seats.c.hold_expires_at).where(
-            seats.c.flight_id == flight_id, seats.c.state != _AVAILABLE
-        )
+        # Every hold reads this (up to a cabin's worth of rows): plain text and untyped rows,
+        # compared with the deadline as the driver returns it (see _instant in db.catalog).
+        rows: Sequence[tuple[str, str, Any]] = await self.db.fetch(_TAKEN, {"flight": flight_id})  # type: ignore[assignment]
+        states = {_HELD: SeatState.HELD, SeatState.SOLD.value: SeatState.SOLD}
         return {
-            row.seat: SeatState(row.state)
-            for row in await self.db.fetch(query)
-            if not (row.state == _HELD and row.hold_expires_at <= now)
+            seat: states[state]
+            for seat, state, until in rows
+            if not (state == _HELD and until is not None and _instant(until) <= now)
         }
 
 
@@ -156,7 +166,7 @@ class SQLAlchemyOfferStore:
         )
 
     async def get(self, offer_id: str) -> Offer:
-        rows = await self.db.fetch(select(offers).where(offers.c.id == offer_id))
+        rows = await self.db.fetch(_OFFER_BY_ID, {"id": offer_id})
         if not rows:
             raise NotFound("no offer with that id")
         return _offer(rows[0])
@@ -222,6 +232,7 @@ def _booking(row: Any) -> Booking:
     )
 
 
+@cache
 def _held_seats(dialect: str) -> Any:
     """The seats a user's unexpired holds take, reading the user's row with a lock (MySQL)."""
     held = (
@@ -260,6 +271,10 @@ def _claim(*, expired: bool) -> Any:
     )
 
 
+# Built once: a statement made per call costs SQLAlchemy a cache key walk each time.
+_INSERT_BOOKING = insert(bookings)
+_BOOKING_BY_REFERENCE = select(bookings).where(bookings.c.reference == bindparam("reference"))
+_OFFER_BY_ID = select(offers).where(offers.c.id == bindparam("id"))
 _CLAIM_AVAILABLE = _claim(expired=False)
 _CLAIM_EXPIRED = _claim(expired=True)
 
@@ -307,7 +322,7 @@ class SQLAlchemyBookingStore:
                     f"you hold {held} seats; one traveller may hold {max_held_seats} at once"
                 )
             with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
-                await connection.execute(insert(bookings).values(_booking_values(booking)))
+                await connection.execute(_INSERT_BOOKING, _booking_values(booking))
             for flight_id in sorted(set(booking.flight_ids)):
                 await self._claim(connection, booking, flight_id, now)
 
@@ -348,7 +363,7 @@ class SQLAlchemyBookingStore:
             raise InvalidTransition("a flight of this booking is no longer on sale")
 
     async def get(self, reference: str) -> Booking:
-        rows = await self.db.fetch(select(bookings).where(bookings.c.reference == reference))
+        rows = await self.db.fetch(_BOOKING_BY_REFERENCE, {"reference": reference})
         if not rows:
             raise NotFound("no booking with that reference")
         return _booking(rows[0])

@@ -234,8 +234,7 @@ class SQLAlchemyAirplaneStore:
 
     async def get(self, airplane_id: str) -> Airplane:
         async with self.db.read() as connection:
-            query = select(airplanes).where(airplanes.c.id == airplane_id)
-            row = (await connection.execute(query)).first()
+            row = (await connection.execute(_AIRPLANE_BY_ID, {"id": airplane_id})).first()
         if row is None:
             raise NotFound(f"no airplane has id {airplane_id}")
         return self._airplane(row)
@@ -275,6 +274,11 @@ _FLIGHT_ROWS = select(
         _destinations, _destinations.c.code == flights.c.destination
     )
 )
+
+
+# Built once: booking reads a flight and its airplane on every hold.
+_FLIGHT_BY_ID = _FLIGHT_ROWS.where(flights.c.id == bindparam("id"))
+_AIRPLANE_BY_ID = select(airplanes).where(airplanes.c.id == bindparam("id"))
 
 
 def _flight_values(flight: Flight) -> dict[str, Any]:
@@ -468,7 +472,7 @@ class SQLAlchemyFlightStore:
 
     async def get(self, flight_id: str) -> Flight:
         async with self.db.read() as connection:
-            row = (await connection.execute(_FLIGHT_ROWS.where(flights.c.id == flight_id))).first()
+            row = (await connection.execute(_FLIGHT_BY_ID, {"id": flight_id})).first()
         if row is None:
             raise NotFound(f"no flight has id {flight_id}")
         return _flight(row)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from attrs import define
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from airline_core.idempotency import KeyClaim, KeyState, StoredAnswer
@@ -23,6 +23,16 @@ __all__ = ["SQLAlchemyIdempotencyStore"]
 
 def _the(user_id: str, key: str) -> Any:
     return (keys.c.user_id == user_id) & (keys.c.key == key)
+
+
+# Built once: every booking and payment request claims and completes a key.
+_INSERT = insert(keys)
+_KEY = select(keys).where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key"))
+_COMPLETE = (
+    update(keys)
+    .where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key_"))
+    .values(status=bindparam("status"), media_type=bindparam("media_type"), body=bindparam("body"))
+)
 
 
 @define
@@ -47,13 +57,13 @@ class SQLAlchemyIdempotencyStore:
         }
         for _ in range(3):
             try:
-                await self.db.execute(insert(keys).values(row))
+                await self.db.execute(_INSERT, [row])
             except IntegrityError as error:
                 if integrity_error_kind(error) != "duplicate":
                     raise
             else:
                 return KeyClaim(KeyState.NEW)
-            found = await self.db.fetch(select(keys).where(_the(user_id, key)))
+            found = await self.db.fetch(_KEY, {"user": user_id, "key": key})
             if not found:
                 continue  # released meanwhile: insert again
             current = found[0]
@@ -87,11 +97,14 @@ class SQLAlchemyIdempotencyStore:
         return KeyClaim(KeyState.RUNNING)
 
     async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
-        await self.db.execute(
-            update(keys)
-            .where(_the(user_id, key))
-            .values(status=answer.status, media_type=answer.media_type, body=answer.body.decode())
-        )
+        values = {
+            "user": user_id,
+            "key_": key,
+            "status": answer.status,
+            "media_type": answer.media_type,
+            "body": answer.body.decode(),
+        }
+        await self.db.execute(_COMPLETE, [values])
 
     async def release(self, user_id: str, key: str) -> None:
         await self.db.execute(delete(keys).where(_the(user_id, key)))

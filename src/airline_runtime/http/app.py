@@ -8,6 +8,8 @@ when it stops. Tests pass an already-built :class:`Runtime` (memory stores, a fa
 from __future__ import annotations
 
 import gc
+import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,7 +42,9 @@ from airline_runtime.http.search import SearchController
 from airline_runtime.logs import configure_logging
 from airline_runtime.settings import Settings
 
-__all__ = ["create_app", "gateway", "settle_garbage_collector"]
+__all__ = ["create_app", "gateway", "settle_garbage_collector", "sweep_forever"]
+
+logger = logging.getLogger("airline_runtime.http")
 
 _ASSETS = "/schema/assets"
 
@@ -76,6 +80,21 @@ def _openapi() -> OpenAPIConfig:
             Tag(name="operations", description="Health probes"),
         ],
     )
+
+
+async def sweep_forever(airline: Airline, seconds: float) -> None:
+    """Run :meth:`Airline.sweep` every ``seconds`` (with a random start, so that several
+    workers spread out); a failed pass is logged and the next one runs on time."""
+    await anyio.sleep(random.uniform(0, seconds))  # noqa: S311 - spreading, not a secret
+    while True:
+        try:
+            done = await airline.sweep()
+        except Exception:
+            logger.exception("the booking sweep failed; it runs again in %s s", seconds)
+        else:
+            if any(done.values()):
+                logger.info("booking sweep", extra=done)
+        await anyio.sleep(seconds)
 
 
 def settle_garbage_collector() -> None:
@@ -141,7 +160,13 @@ def create_app(
         async with bootstrap(settings, migrate=migrate) as opened:
             app.state.runtime = opened
             settle_garbage_collector()
-            yield
+            async with anyio.create_task_group() as sweeper:
+                if settings.sweep_seconds:
+                    sweeper.start_soon(sweep_forever, opened.airline, settings.sweep_seconds)
+                try:
+                    yield
+                finally:
+                    sweeper.cancel_scope.cancel()
 
     edge: Gateway | None = None
 

@@ -26,7 +26,15 @@ from airline_core.validation import Rules
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import principal_of, signed_in
 from airline_runtime.http.problems import PROBLEM_JSON, core_error_response, problem_responses
-from airline_runtime.http.schemas import MoneyBody, MoneyOut, PageMeta, meta_of, money_out
+from airline_runtime.http.schemas import (
+    FlightOut,
+    MoneyBody,
+    MoneyOut,
+    PageMeta,
+    flight_out,
+    meta_of,
+    money_out,
+)
 from airline_runtime.http.schemas import Request as Body
 
 __all__ = ["BookingController", "OfferController", "SeatMapController"]
@@ -387,6 +395,16 @@ _IDEMPOTENCY_DOC = (
 )
 
 
+class ItineraryOut(Struct):
+    booking: BookingOut
+    flights: list[FlightOut]
+    payments: list[PaymentOut]
+
+
+class ItineraryResponse(Struct):
+    data: ItineraryOut
+
+
 class BookingController(Controller):
     path = "/api/v1/bookings"
     tags = ("booking",)
@@ -489,6 +507,27 @@ class BookingController(Controller):
     ) -> BookingResponse:
         booking = await airline.bookings.get(reference, _principal(request))
         return BookingResponse(data=booking_out(booking, airline.clock.now()))
+
+    @get(
+        "/{reference:str}/itinerary",
+        summary="A booking's itinerary",
+        description=(
+            "One answer with the booking, its flights as they are now (local times, status) "
+            "and its payments."
+        ),
+        responses=problem_responses(401, 404),
+    )
+    async def get_itinerary(
+        self, airline: AirlineDependency, request: Request[Any, Any, Any], reference: FromPath[str]
+    ) -> ItineraryResponse:
+        view = await airline.itinerary(reference, _principal(request))
+        return ItineraryResponse(
+            data=ItineraryOut(
+                booking=booking_out(view.booking, airline.clock.now()),
+                flights=[flight_out(flight) for flight in view.flights],
+                payments=[payment_out(payment) for payment in view.payments],
+            )
+        )
 
     @post(
         "/{reference:str}/cancel",
