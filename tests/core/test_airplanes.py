@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from airline_core import (
@@ -101,9 +102,29 @@ async def test_airplane_with_flights_keeps_its_cabins(airline: Airline) -> None:
     assert (await airline.airplanes.get(plane_id)).layout == TWO_CABINS
 
 
-async def test_airplane_with_flights_may_resize_the_same_cabins(airline: Airline) -> None:
+async def test_airplane_with_flights_keeps_its_seats(airline: Airline) -> None:
     plane_id = await with_a_flight(airline)
-    updated = await airline.airplanes.update(plane_id, layout=WIDER_TWO_CABINS)
+    with pytest.raises(StillReferenced, match="must keep the same seats") as caught:
+        await airline.airplanes.update(plane_id, layout=WIDER_TWO_CABINS)
+    assert broken_fields(caught.value) == ["layout"]
+
+
+async def test_airplane_with_flights_may_move_its_exit_rows(airline: Airline) -> None:
+    plane_id = await with_a_flight(airline)
+    moved = SeatLayout(
+        cabins=[
+            attrs.evolve(cabin, exit_rows=(cabin.first_row,)) if cabin.cabin is Cabin.ECONOMY
+            else cabin
+            for cabin in TWO_CABINS.cabins
+        ]
+    )  # fmt: skip
+    updated = await airline.airplanes.update(plane_id, layout=moved)
+    assert updated.layout.capacity == TWO_CABINS.capacity
+
+
+async def test_airplane_without_flights_may_resize(airline: Airline) -> None:
+    plane = await add_airplane(airline, TWO_CABINS)
+    updated = await airline.airplanes.update(plane.id, layout=WIDER_TWO_CABINS)
     assert updated.layout.capacity == WIDER_TWO_CABINS.capacity
 
 

@@ -288,18 +288,35 @@ async def test_airplane_cabins_are_fixed_while_flights_use_it(client: Client) ->
     )
     assert fields(body) == {"layout"}
     problem(await client.delete(f"{API}/airplanes/{airplane_id}"), 409)
-    # Same cabins, more rows: fine.
+    # Same cabins, more rows: not while flights count and hold these seats.
     longer = {
         "cabins": [
             {"cabin": "business", "first_row": 1, "last_row": 9, "seats": "A-DG-K"},
             {"cabin": "economy", "first_row": 20, "last_row": 50, "seats": "ABC-DEF-HJK"},
         ]
     }
+    resized = problem(
+        await client.patch(f"{API}/airplanes/{airplane_id}", json={"layout": longer}), 409
+    )
+    assert "same seats" in resized["detail"]
+    # The same seats with another exit row: fine.
+    exits = {
+        "cabins": [
+            {"cabin": "business", "first_row": 1, "last_row": 8, "seats": "A-DG-K"},
+            {
+                "cabin": "economy",
+                "first_row": 20,
+                "last_row": 48,
+                "seats": "ABC-DEF-HJK",
+                "exit_rows": [31],
+            },
+        ]
+    }
     assert (
-        ok(await client.patch(f"{API}/airplanes/{airplane_id}", json={"layout": longer}))[
+        ok(await client.patch(f"{API}/airplanes/{airplane_id}", json={"layout": exits}))[
             "seat_count"
         ]
-        == 9 * 4 + 31 * 9
+        == 8 * 4 + 29 * 9
     )
 
 

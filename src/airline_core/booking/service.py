@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from attrs import define, field
@@ -39,6 +39,7 @@ from airline_core.booking.payments import Payments
 from airline_core.booking.rules import REFUND_PERCENT, BookingRules
 from airline_core.booking.seating import SeatMap, choose_seats
 from airline_core.catalog.model import (
+    Airplane,
     Cabin,
     CabinLayout,
     Flight,
@@ -77,8 +78,31 @@ _jitter = random.SystemRandom()
 MAX_SEGMENTS = 3
 
 
+@define
+class AirplaneLayouts:
+    """Airplanes as booking reads them, remembered for ``ttl``: every hold needs its flights'
+    layouts, and while flights use an airplane its seats cannot change (only its exit rows,
+    which holds do not read)."""
+
+    airplanes: AirplaneStore
+    clock: Clock
+    ttl: timedelta = field(default=timedelta(seconds=60))
+    _known: dict[str, tuple[Airplane, datetime]] = field(factory=dict, init=False)
+
+    async def get(self, airplane_id: str) -> Airplane:
+        now = self.clock.now()
+        known = self._known.get(airplane_id)
+        if known is not None and known[1] > now:
+            return known[0]
+        airplane = await self.airplanes.get(airplane_id)
+        if len(self._known) >= 1000:
+            self._known.clear()
+        self._known[airplane_id] = (airplane, now + self.ttl)
+        return airplane
+
+
 async def _cabin_of(
-    airplanes: AirplaneStore, flight: Flight, cabin: Cabin, field_name: str
+    airplanes: AirplaneStore | AirplaneLayouts, flight: Flight, cabin: Cabin, field_name: str
 ) -> tuple[SeatLayout, CabinLayout]:
     """The flight's airplane layout and its ``cabin``.
 
@@ -241,6 +265,10 @@ class Bookings:
     rules: BookingRules = field(factory=BookingRules)
     #: Refunds confirmed bookings when they are cancelled (set by the facade).
     payments: Payments | None = None
+    _layouts: AirplaneLayouts = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._layouts = AirplaneLayouts(self.airplanes, self.clock)
 
     async def hold(
         self,
@@ -271,7 +299,7 @@ class Bookings:
             raise OfferExpired("the offer has expired: ask for a new one")
         flights = [await self.flights.get(flight_id) for flight_id in offer.flight_ids]
         layouts = {
-            flight.id: (await _cabin_of(self.airplanes, flight, offer.cabin, "offer_id"))[1]
+            flight.id: (await _cabin_of(self._layouts, flight, offer.cabin, "offer_id"))[1]
             for flight in flights
         }
         chosen = self._check_request(offer, passengers, seats, layouts, now)

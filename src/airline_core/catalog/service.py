@@ -57,6 +57,11 @@ _ANY_FLIGHT = FlightFilter()
 _FIRST_PAGE = PageRequest()
 
 
+def _seats_of(layout: SeatLayout) -> dict[Cabin, tuple[str, ...]]:
+    """Each cabin's seat labels: what flights of an airplane have counted and made rows of."""
+    return {cabin.cabin: cabin.labels for cabin in layout.cabins}
+
+
 def _changed(current: object, **changes: Any) -> dict[str, Any]:
     """The changes whose value is given (not ``None``) and differs from ``current``."""
     return {
@@ -225,21 +230,28 @@ class Airplanes:
     ) -> Airplane:
         """Rename or reconfigure an airplane.
 
-        :raises StillReferenced: the new layout adds or drops a cabin while flights use the
-            airplane (their fares are per cabin).
+        :raises StillReferenced: while flights use the airplane, the new layout adds, drops or
+            resizes a cabin or moves a seat (their fares are per cabin, and their seats left and
+            seat rows were counted from the layout); only exit rows may change then.
         """
         airplane = await self.store.get(airplane_id)
         changes = _changed(airplane, model=model, layout=layout)
         if not changes:
             return airplane
         updated = attrs.evolve(airplane, **changes)
-        if (
-            updated.layout.cabin_classes != airplane.layout.cabin_classes
-            and await self.flights.uses_airplane(airplane_id)
+        if _seats_of(updated.layout) != _seats_of(airplane.layout) and (
+            await self.flights.uses_airplane(airplane_id)
         ):
+            cabins_kept = updated.layout.cabin_classes == airplane.layout.cabin_classes
+            message = (
+                "must keep the same seats while flights use it (exit rows may change); "
+                "schedule the flights on another airplane instead"
+                if cabins_kept
+                else "must keep the same cabins while flights use it"
+            )
             raise StillReferenced(
-                "flights use this airplane; its layout must keep the same cabins",
-                errors=[FieldError("layout", "must keep the same cabins while flights use it")],
+                f"flights use this airplane; its layout {message}",
+                errors=[FieldError("layout", message)],
             )
         await self.store.update(updated)
         return updated
