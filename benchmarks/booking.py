@@ -131,7 +131,7 @@ async def schedule(flights: int) -> tuple[list[str], datetime]:
             )  # fmt: skip
             # The seat rows, as the first offer of each flight makes them.
             await runtime.airline.seat_maps.inventory.prepare(
-                flight.id, [seat.label for seat in plane.layout.iter_seats()]
+                flight.id, plane.id, [seat.label for seat in plane.layout.iter_seats()]
             )
             ids.append(flight.id)
         return ids, first

@@ -155,11 +155,18 @@ class Airline:
     async def sweep(self, limit: int = 500) -> dict[str, int]:
         """The booking housekeeping, safe to run in every process at once: expire holds whose
         deadline passed (their seats go back to search), forget idempotency keys past their
-        24 hours and offers expired for a day. How many of each went."""
+        24 hours and offers expired for a day, and retry refunds that failed. How many of each
+        went."""
         expired = await self.bookings.expire_due(limit)
         keys = await self.idempotency.purge()
         offers = await self.offers.offers.delete_expired(self.clock.now() - timedelta(days=1))
-        return {"expired_holds": expired, "idempotency_keys": keys, "offers": offers}
+        refunds = await self.payments.retry_refunds()
+        return {
+            "expired_holds": expired,
+            "idempotency_keys": keys,
+            "offers": offers,
+            "refunds": refunds,
+        }
 
     async def cancel(self, reference: str, principal: Principal) -> Booking:
         """Cancel a booking, refund it by its fare rules and free its seats

@@ -67,6 +67,10 @@ class FieldError:
 class AirlineError(Exception):
     """Base of every error the core raises on purpose."""
 
+    #: Whether the same request may succeed if simply sent again (someone else's request was
+    #: running, a race was lost): such answers are never kept for an idempotency key.
+    retryable: bool = False
+
     def __init__(
         self,
         detail: str,
@@ -136,6 +140,8 @@ class PriceChanged(Conflict):
 
 class PaymentInProgress(Conflict):
     """Another payment of the booking is running; wait for its answer."""
+
+    retryable = True
 
 
 class PaymentDeclined(AirlineError):

@@ -317,8 +317,13 @@ class MemoryInventoryStore:
             raise NotFound(f"no flight has id {flight_id}")
         return flight_id in self.catalog.seat_rows, self.catalog.cabin_seats(flight)
 
-    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
-        if flight_id in self.catalog.flights and flight_id not in self.catalog.seat_rows:
+    async def prepare(self, flight_id: str, airplane_id: str, labels: Sequence[str]) -> None:
+        flight = self.catalog.flights.get(flight_id)
+        if (
+            flight is not None
+            and flight.airplane_id == airplane_id
+            and flight_id not in self.catalog.seat_rows
+        ):
             self.catalog.seat_rows[flight_id] = {label: SeatRow() for label in labels}
 
     async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
@@ -441,17 +446,32 @@ class MemoryBookingStore:
 class MemoryPaymentStore:
     catalog: MemoryCatalog = field(factory=MemoryCatalog)
 
-    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
+    async def start(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        resume: bool = False,
+    ) -> None:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
-        now = payment.created_at
         if stored.status_at(now) is not BookingStatus.HELD:
             raise InvalidTransition(f"a {stored.status_at(now)} booking cannot be paid")
         if stored.paying_until is not None and stored.paying_until > now:
             raise PaymentInProgress("another payment of this booking is running")
         catalog.bookings[booking.id] = attrs.evolve(stored, paying_until=lease_until)
         catalog.paying[booking.id] = payment.id
-        catalog.payments[payment.id] = payment
+        if not resume:
+            catalog.payments[payment.id] = payment
+
+    async def record(self, payment: Payment) -> None:
+        self.catalog.payments[payment.id] = payment
+
+    async def refunds_due(self, limit: int) -> Sequence[Payment]:
+        due = [p for p in self.catalog.payments.values() if p.status.value == "refund_pending"]
+        return sorted(due, key=lambda payment: payment.id)[:limit]
 
     async def finish(self, payment: Payment) -> None:
         catalog = self.catalog
@@ -465,6 +485,12 @@ class MemoryPaymentStore:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
         if stored.status is not BookingStatus.HELD or catalog.paying.get(stored.id) != payment.id:
+            return False
+        if any(
+            (flight := catalog.flights.get(flight_id)) is None
+            or flight.status is FlightStatus.CANCELLED
+            for flight_id in stored.flight_ids
+        ):
             return False
         rows = [
             catalog.seat_rows[seat.flight_id][seat.seat]

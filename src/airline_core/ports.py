@@ -208,9 +208,11 @@ class InventoryStore(Protocol):
         :raises NotFound: no flight has that id.
         """
 
-    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
-        """Make the flight's seat rows, all available, unless they exist. Safe to run in
-        several processes at once for one flight: the rows are made once."""
+    async def prepare(self, flight_id: str, airplane_id: str, labels: Sequence[str]) -> None:
+        """Make the flight's seat rows, all available, from ``labels`` (the seats of
+        ``airplane_id``), unless they exist. Safe to run in several processes at once for one
+        flight: the rows are made once. Does nothing if the flight is no longer flown with
+        ``airplane_id`` (re-equipped meanwhile): the next offer makes its rows."""
 
     async def taken(self, flight_id: str, now: datetime) -> dict[str, SeatState]:
         """The flight's held and sold seats by label; a hold past its deadline at ``now``
@@ -269,22 +271,37 @@ class BookingStore(Protocol):
 class PaymentStore(Protocol):
     """Payments of bookings, and the lease a running payment holds on its booking."""
 
-    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
+    async def start(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        resume: bool = False,
+    ) -> None:
         """Store ``payment`` (pending) and lease the booking to it until ``lease_until``, in
-        one transaction.
+        one transaction; with ``resume``, lease it to an already stored payment instead.
 
         :raises PaymentInProgress: another payment's lease on the booking runs.
         :raises InvalidTransition: the booking is no longer held, or its deadline passed.
         """
 
+    async def record(self, payment: Payment) -> None:
+        """Store how far the payment got (its provider reference, a capture), keeping its
+        lease: written before the next provider call, so a crash never hides a charge."""
+
     async def finish(self, payment: Payment) -> None:
         """Store the payment's outcome and end its lease on the booking."""
+
+    async def refunds_due(self, limit: int) -> Sequence[Payment]:
+        """Up to ``limit`` payments whose refund failed and is owed (``refund_pending``)."""
 
     async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
         """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
         at ``payment.amount``; every seat it holds becomes sold; ``payment`` is stored. ``False``
-        changes nothing: the lease was lost, or a seat of the booking went to someone else
-        after its deadline."""
+        changes nothing: the lease was lost, a flight of the booking was cancelled, or a seat
+        went to someone else after the deadline."""
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:
         """The booking's payments, oldest first."""

@@ -26,6 +26,7 @@ from airline_core.errors import (
     PaymentGatewayUnavailable,
     PaymentInProgress,
     PriceChanged,
+    Unavailable,
 )
 from airline_core.idempotency import KeyState, StoredAnswer
 from airline_runtime.bootstrap import Runtime
@@ -97,7 +98,9 @@ async def test_a_running_payment_keeps_others_and_the_sweep_off(stores: Stores) 
     ann, reference = await a_hold(stores)
     booking = await stores.bookings.get(reference)
     started = attrs_payment(booking.id, booking.total, stores)
-    await stores.payments.start(started, booking, stores.clock.now() + timedelta(minutes=2))
+    await stores.payments.start(
+        started, booking, stores.clock.now(), stores.clock.now() + timedelta(minutes=2)
+    )
     with pytest.raises(PaymentInProgress):
         await airline.pay(ann, reference, booking.total, "pm_card_visa")
     stores.clock.advance(minutes=31)  # past the deadline, but the lease ran out at 2 minutes
@@ -126,7 +129,9 @@ async def test_the_sweep_waits_for_a_payment_in_flight(stores: Stores) -> None:
     booking = await stores.bookings.get(reference)
     stores.clock.advance(minutes=29)
     payment = attrs_payment(booking.id, booking.total, stores)
-    await stores.payments.start(payment, booking, stores.clock.now() + timedelta(minutes=2))
+    await stores.payments.start(
+        payment, booking, stores.clock.now(), stores.clock.now() + timedelta(minutes=2)
+    )
     stores.clock.advance(minutes=1, seconds=30)  # the deadline passed while it ran
     assert await airline.bookings.expire_due() == 0
     captured = attrs.evolve(payment, status=PaymentStatus.CAPTURED, reference="pi_x")
@@ -286,3 +291,143 @@ async def test_fifty_payments_with_fifty_keys_charge_once(
     }
     assert len(stores.gateway.captured) == 1
     assert (await stores.bookings.get(reference)).status is BookingStatus.CONFIRMED
+
+
+class _FailingConfirm:
+    """A payment store whose ``confirm`` fails (raises, or runs ``before`` first) once."""
+
+    def __init__(self, inner: Any, *, raises: bool = True, before: Any = None) -> None:
+        self.inner, self.raises, self.before, self.done = inner, raises, before, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def confirm(self, *args: Any) -> bool:
+        if not self.done:
+            self.done = True
+            if self.raises:
+                raise Unavailable("the database went away")
+            if self.before is not None:
+                await self.before()
+        return bool(await self.inner.confirm(*args))
+
+
+class _RefundsFail:
+    """A gateway whose refunds fail until told otherwise."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.down = inner, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def refund(self, *args: Any) -> None:
+        if self.down:
+            raise PaymentGatewayUnavailable("refunds are down")
+        await self.inner.refund(*args)
+
+
+def airline_on(stores: Stores, **changes: Any) -> Airline:
+    """The airline on ``stores`` with some of them (or the gateway) replaced."""
+    gateway = changes.pop("gateway", stores.gateway)
+    changed = attrs.evolve(stores, **changes)
+    return Airline.from_stores(
+        cities=changed.cities, airports=changed.airports, airplanes=changed.airplanes,
+        flights=changed.flights, users=changed.users, refresh_tokens=changed.refresh_tokens,
+        inventory=changed.inventory, offers=changed.offers, bookings=changed.bookings,
+        payments=changed.payments, idempotency_keys=changed.idempotency_keys,
+        password_hasher=stores.airline.accounts.hasher, access_tokens=stores.tokens,
+        clock=stores.clock, payment_gateway=gateway,
+    )  # fmt: skip
+
+
+async def test_a_failure_after_the_capture_never_charges_twice(stores: Stores) -> None:
+    ann, reference = await a_hold(stores)
+    failing = _FailingConfirm(stores.payments)
+    airline = airline_on(stores, payments=failing)
+    booking = await airline.bookings.get(reference, ann)
+    with pytest.raises(Unavailable):
+        await airline.pay(ann, reference, booking.total, "pm_card_visa")
+    # The capture was written down before the confirmation failed.
+    [payment] = await airline.payments.of(booking)
+    assert payment.status is PaymentStatus.CAPTURED
+    assert payment.reference in stores.gateway.charges
+    stores.clock.advance(minutes=3)  # the crashed payment's lease ends
+    confirmed, resumed = await airline.pay(ann, reference, booking.total, "pm_card_visa")
+    assert confirmed.status is BookingStatus.CONFIRMED
+    assert resumed.id == payment.id
+    assert len(stores.gateway.captured) == 1
+    assert len(await airline.payments.of(booking)) == 1
+
+
+async def test_a_cancelled_flight_is_not_charged_or_is_refunded(stores: Stores) -> None:
+    ann, reference = await a_hold(stores, 2)
+    airline = stores.airline
+    booking = await airline.bookings.get(reference, ann)
+    await airline.flights.update(booking.flight_ids[0], status="cancelled")
+    with pytest.raises(InvalidTransition, match="cancelled"):
+        await airline.pay(ann, reference, booking.total, "pm_card_visa")
+    assert stores.gateway.captured == []
+
+
+async def test_a_flight_cancelled_while_paying_is_refunded(stores: Stores) -> None:
+    ann, reference = await a_hold(stores)
+    booking = await stores.bookings.get(reference)
+
+    async def cancel_flight() -> None:
+        await stores.airline.flights.update(booking.flight_ids[0], status="cancelled")
+
+    gateway = _RefundsFail(stores.gateway)
+    airline = airline_on(
+        stores, payments=_FailingConfirm(stores.payments, raises=False, before=cancel_flight),
+        gateway=gateway,
+    )  # fmt: skip
+    with pytest.raises(InvalidTransition, match="retried"):
+        await airline.pay(ann, reference, booking.total, "pm_card_visa")
+    [owed] = await airline.payments.of(booking)
+    assert owed.status is PaymentStatus.REFUND_PENDING
+    assert (await stores.bookings.get(reference)).status is BookingStatus.HELD
+    gateway.down = False
+    assert (await airline.sweep())["refunds"] == 1
+    [refunded] = await airline.payments.of(booking)
+    assert refunded.status is PaymentStatus.REFUNDED
+    assert stores.gateway.charges[refunded.reference or ""].refunded == booking.total.minor_units
+
+
+async def test_seat_rows_follow_the_airplane_the_flight_has(stores: Stores) -> None:
+    from tests.contract import samples
+
+    flight = await scheduled(stores)
+    other = samples.airplane()
+    await stores.airplanes.add(other)
+    # An offer read the flight's airplane, then the flight was re-equipped: making rows from
+    # the old airplane's labels does nothing, and the next offer makes the right ones.
+    await stores.inventory.prepare(flight.id, other.id, ["1A"])
+    prepared, _ = await stores.inventory.seats(flight.id)
+    assert not prepared
+    await stores.inventory.prepare(flight.id, flight.airplane_id, ["1A", "1C"])
+    prepared, _ = await stores.inventory.seats(flight.id)
+    assert prepared
+
+
+async def test_a_payment_in_progress_answer_is_not_kept_for_the_key(
+    stores: Stores, http: httpx.AsyncClient
+) -> None:
+    airline = stores.airline
+    ann, reference = await a_hold(stores)
+    booking = await stores.bookings.get(reference)
+    other = attrs_payment(booking.id, booking.total, stores)
+    await stores.payments.start(
+        other, booking, stores.clock.now(), stores.clock.now() + timedelta(minutes=2)
+    )
+    auth = {**await signed_in(airline, ann), "Idempotency-Key": "k-busy"}
+    body = {"amount": {"amount": booking.total.amount, "currency": booking.total.currency},
+            "payment_method": "pm_card_visa"}  # fmt: skip
+    path = f"/api/v1/bookings/{reference}/payments"
+    busy = await http.post(path, json=body, headers=auth)
+    assert busy.status_code == 409
+    assert busy.json()["type"] == "urn:airline:problem:payment-in-progress"
+    await stores.payments.finish(attrs.evolve(other, status=PaymentStatus.FAILED))
+    again = await http.post(path, json=body, headers=auth)
+    assert again.status_code == 201, again.text
+    assert "idempotent-replayed" not in again.headers

@@ -415,7 +415,12 @@ async def test_each_api_process_sweeps_lapsed_holds(
         await sweep_forever(airline, 0.05)
     stored = await airline.bookings.bookings.get(booking["reference"])
     assert stored.status.value == "expired"
-    assert await airline.sweep() == {"expired_holds": 0, "idempotency_keys": 0, "offers": 0}
+    assert await airline.sweep() == {
+        "expired_holds": 0,
+        "idempotency_keys": 0,
+        "offers": 0,
+        "refunds": 0,
+    }
     airline.clock.advance(hours=25)  # type: ignore[attr-defined]
     swept = await airline.sweep()
     assert swept["idempotency_keys"] == 1

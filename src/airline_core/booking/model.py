@@ -262,6 +262,9 @@ class PaymentStatus(StrEnum):
     CAPTURED = "captured"
     FAILED = "failed"
     REFUNDED = "refunded"
+    #: Captured, then owed back (the booking could not be confirmed) but the refund failed:
+    #: the sweep retries it.
+    REFUND_PENDING = "refund_pending"
 
 
 @frozen(kw_only=True)

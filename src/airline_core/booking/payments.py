@@ -16,6 +16,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import NoReturn
+
 from attrs import define, field
 
 from airline_core.booking.model import (
@@ -25,6 +28,7 @@ from airline_core.booking.model import (
     PaymentStatus,
 )
 from airline_core.booking.rules import BookingRules
+from airline_core.catalog.model import FlightStatus
 from airline_core.errors import (
     AirlineError,
     InvalidRequest,
@@ -100,32 +104,81 @@ class Payments:
             total = current
         if amount != total:
             raise InvalidRequest.for_field("amount", f"must be the total, {total}")
-        payment = Payment(
-            id=new_id(),
-            booking_id=booking.id,
-            amount=total,
-            method=method,
-            status=PaymentStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.payments.start(payment, booking, now + self.rules.payment_lease)
-        reference_ = await self._charge(payment, booking)
-        captured = self._moved(payment, PaymentStatus.CAPTURED, reference=reference_)
+        for flight_id in booking.flight_ids:
+            flight = await self.flights.get(flight_id)
+            if flight.status is FlightStatus.CANCELLED:
+                raise InvalidTransition(
+                    f"flight {flight.number} was cancelled; nothing was charged"
+                )
+        lease_until = now + self.rules.payment_lease
+        earlier = [
+            p
+            for p in await self.payments.for_booking(booking.id)
+            if p.status is PaymentStatus.CAPTURED
+        ]
+        if earlier:
+            # An earlier payment took the money but never confirmed (its process or the
+            # database failed after the capture): finish that one, never charge again.
+            captured = earlier[-1]
+            await self.payments.start(captured, booking, now, lease_until, resume=True)
+        else:
+            payment = Payment(
+                id=new_id(),
+                booking_id=booking.id,
+                amount=total,
+                method=method,
+                status=PaymentStatus.PENDING,
+                created_at=now,
+                updated_at=now,
+            )
+            await self.payments.start(payment, booking, now, lease_until)
+            captured = await self._charge(payment, booking)
         if not await self.payments.confirm(captured, booking, self.clock.now()):
-            await self.gateway.refund(payment.id, reference_, total)
-            await self.payments.finish(
-                self._moved(captured, PaymentStatus.REFUNDED, refunded=total, code="hold_lapsed")
-            )
-            raise InvalidTransition(
-                "the hold lapsed while paying and its seats went to someone else; "
-                "the payment was refunded"
-            )
+            await self._give_back(captured)
         return await self.bookings.get(reference), captured
 
-    async def _charge(self, payment: Payment, booking: Booking) -> str:
-        """Authorize and capture; on any failure the payment ends ``failed`` and the error is
-        raised again (an authorization already made is voided)."""
+    async def _give_back(self, captured: Payment) -> NoReturn:
+        """Refund a capture whose booking could not be confirmed, and say why."""
+        assert captured.reference is not None  # noqa: S101 - a capture has a reference
+        try:
+            await self.gateway.refund(captured.id, captured.reference, captured.amount)
+        except AirlineError:
+            await self.payments.finish(
+                self._moved(captured, PaymentStatus.REFUND_PENDING, code="not_confirmed")
+            )
+            raise InvalidTransition(
+                "the booking could not be confirmed (its hold lapsed and a seat went to someone "
+                "else, or a flight was cancelled); the refund failed and will be retried"
+            ) from None
+        await self.payments.finish(
+            self._moved(
+                captured, PaymentStatus.REFUNDED, refunded=captured.amount, code="not_confirmed"
+            )
+        )
+        raise InvalidTransition(
+            "the booking could not be confirmed (its hold lapsed and a seat went to someone "
+            "else, or a flight was cancelled); the payment was refunded"
+        )
+
+    async def retry_refunds(self, limit: int = 100) -> int:
+        """Retry the refunds that failed (part of the sweep); how many went through."""
+        done = 0
+        for payment in await self.payments.refunds_due(limit):
+            assert payment.reference is not None  # noqa: S101 - only captures are owed back
+            try:
+                await self.gateway.refund(payment.id, payment.reference, payment.amount)
+            except AirlineError:
+                continue
+            await self.payments.finish(
+                self._moved(payment, PaymentStatus.REFUNDED, refunded=payment.amount)
+            )
+            done += 1
+        return done
+
+    async def _charge(self, payment: Payment, booking: Booking) -> Payment:
+        """Authorize and capture, storing each step before the next call (so a crash never
+        hides a charge); the captured payment. On a failure the payment ends ``failed`` and
+        the provider's error is raised again (an authorization already made is voided)."""
         try:
             reference = await self.gateway.authorize(
                 payment.id, payment.amount, payment.method, f"booking {booking.reference}"
@@ -134,18 +187,21 @@ class Payments:
             code = error.code if isinstance(error, PaymentDeclined) else type(error).__name__
             await self.payments.finish(self._moved(payment, PaymentStatus.FAILED, code=code))
             raise
+        authorized = self._moved(payment, PaymentStatus.PENDING, reference=reference)
+        await self.payments.record(authorized)
         try:
             await self.gateway.capture(payment.id, reference, payment.amount)
-        except AirlineError as error:
-            failed = self._moved(
-                payment, PaymentStatus.FAILED, reference=reference, code="capture_failed"
-            )
-            try:
+        except AirlineError:
+            # The capture's error is the answer; an authorization not voided lapses by itself.
+            with contextlib.suppress(AirlineError):
                 await self.gateway.void(payment.id, reference)
-            finally:
-                await self.payments.finish(failed)
-            raise error
-        return reference
+            await self.payments.finish(
+                self._moved(authorized, PaymentStatus.FAILED, code="capture_failed")
+            )
+            raise
+        captured = self._moved(authorized, PaymentStatus.CAPTURED)
+        await self.payments.record(captured)
+        return captured
 
     def _moved(
         self,

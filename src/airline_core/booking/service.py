@@ -188,7 +188,9 @@ class Offers:
             prepared, cabins = await self.inventory.seats(flight.id)
             if not prepared:
                 # Booking starts here: the flight's seat rows are made now, once.
-                await self.inventory.prepare(flight.id, [s.label for s in plane.iter_seats()])
+                await self.inventory.prepare(
+                    flight.id, flight.airplane_id, [s.label for s in plane.iter_seats()]
+                )
             left, capacity = cabins.get(cabin, (layout.seat_count, layout.seat_count))
             if left < passengers:
                 raise SeatUnavailable(
@@ -336,9 +338,11 @@ class Bookings:
                 if named:
                     raise named from None
                 if attempt == self.rules.claim_attempts:
-                    raise SeatUnavailable(
+                    lost = SeatUnavailable(
                         "other travellers kept taking the seats picked; try again"
-                    ) from None
+                    )
+                    lost.retryable = True
+                    raise lost from None
                 # Someone else took an auto-assigned seat first: read the map again.
                 await anyio.sleep(_jitter.uniform(0, 0.002 * attempt))
                 continue

@@ -43,6 +43,7 @@ from airline_core.booking.model import (
     Offer,
     Passenger,
     Payment,
+    PaymentStatus,
     SeatAssignment,
     SeatState,
 )
@@ -101,13 +102,18 @@ class SQLAlchemyInventoryStore:
         }
         return bool(row[flights.c.seats_ready]), cabins
 
-    async def prepare(self, flight_id: str, labels: Sequence[str]) -> None:
+    async def prepare(self, flight_id: str, airplane_id: str, labels: Sequence[str]) -> None:
         async def work(connection: AsyncConnection) -> None:
             # Whoever flips the flag makes the rows; a second preparer waits on the flight's
             # row lock, then finds the flag set and does nothing.
             claimed = await connection.execute(
                 update(flights)
-                .where(flights.c.id == flight_id, flights.c.seats_ready.is_(False))
+                .where(
+                    flights.c.id == flight_id,
+                    flights.c.seats_ready.is_(False),
+                    # Re-equipped since the labels were read: leave it to the next offer.
+                    flights.c.airplane_id == airplane_id,
+                )
                 .values(seats_ready=True)
             )
             if claimed.rowcount:
@@ -462,8 +468,15 @@ class SQLAlchemyPaymentStore:
 
     db: Database
 
-    async def start(self, payment: Payment, booking: Booking, lease_until: datetime) -> None:
-        now = payment.created_at
+    async def start(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        resume: bool = False,
+    ) -> None:
         lease = bookings.c.paying_until
         take = (
             update(bookings)
@@ -489,16 +502,31 @@ class SQLAlchemyPaymentStore:
                 if status is not BookingStatus.HELD:
                     raise InvalidTransition(f"a {status} booking cannot be paid")
                 raise PaymentInProgress("another payment of this booking is running")
-            await connection.execute(
-                insert(payments).values(
-                    id=payment.id,
-                    booking_id=payment.booking_id,
-                    created_at=payment.created_at,
-                    **_payment_values(payment),
+            if not resume:
+                await connection.execute(
+                    insert(payments).values(
+                        id=payment.id,
+                        booking_id=payment.booking_id,
+                        created_at=payment.created_at,
+                        **_payment_values(payment),
+                    )
                 )
-            )
 
         await self.db.write(work)
+
+    async def record(self, payment: Payment) -> None:
+        await self.db.execute(
+            update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
+        )
+
+    async def refunds_due(self, limit: int) -> Sequence[Payment]:
+        query = (
+            select(payments)
+            .where(payments.c.status == PaymentStatus.REFUND_PENDING.value)
+            .order_by(payments.c.id)
+            .limit(limit)
+        )
+        return [_payment(row) for row in await self.db.fetch(query)]
 
     async def finish(self, payment: Payment) -> None:
         async def work(connection: AsyncConnection) -> None:
@@ -533,9 +561,15 @@ class SQLAlchemyPaymentStore:
         class _Lost(Exception):
             """Roll the transaction back: a seat is no longer the booking's."""
 
+        flying = select(func.count()).where(
+            flights.c.id.in_(sorted(set(booking.flight_ids))), flights.c.status == "cancelled"
+        )
+
         async def work(connection: AsyncConnection) -> None:
             if not (await connection.execute(confirm)).rowcount:
                 raise _Lost
+            if (await connection.execute(flying)).scalar():
+                raise _Lost  # a flight was cancelled while the money was taken
             for flight_id in sorted(set(booking.flight_ids)):
                 values = {"flight": flight_id, "booking": booking.id}
                 sold = (await connection.execute(_SELL_SEATS, values)).rowcount

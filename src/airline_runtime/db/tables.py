@@ -291,7 +291,7 @@ payments = Table(
     Column("currency", ascii_code(3), nullable=False),
     # The provider's payment-method token (pm_...): never a card number.
     Column("method", ascii_code(255), nullable=False),
-    Column("status", ascii_code(12), nullable=False),
+    Column("status", ascii_code(16), nullable=False),
     Column("reference", ascii_code(255)),
     Column("failure_code", ascii_code(64)),
     Column("refunded", BigInteger),

@@ -373,9 +373,14 @@ async def idempotent(
         answer = core_error_response(request, error)
         body = msgspec.json.encode(answer.content)
         status_code = answer.status_code or 500
-        await idempotency.complete(
-            principal.user_id, key, StoredAnswer(status_code, PROBLEM_JSON, body)
-        )
+        if error.retryable:
+            # Someone else's request was running, or a race was lost: sending the same
+            # request again may succeed, so this answer is not the key's for good.
+            await idempotency.abandon(principal.user_id, key)
+        else:
+            await idempotency.complete(
+                principal.user_id, key, StoredAnswer(status_code, PROBLEM_JSON, body)
+            )
         return Response(
             body, status_code=status_code, media_type=PROBLEM_JSON, headers=dict(answer.headers)
         )

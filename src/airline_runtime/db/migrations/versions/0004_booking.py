@@ -131,7 +131,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", _code(3), nullable=False),
         sa.Column("method", _code(255), nullable=False),
-        sa.Column("status", _code(12), nullable=False),
+        sa.Column("status", _code(16), nullable=False),
         sa.Column("reference", _code(255), nullable=True),
         sa.Column("failure_code", _code(64), nullable=True),
         sa.Column("refunded", sa.BigInteger(), nullable=True),
