@@ -176,9 +176,11 @@ class Payments:
         return done
 
     async def _charge(self, payment: Payment, booking: Booking) -> Payment:
-        """Authorize and capture, storing each step before the next call (so a crash never
-        hides a charge); the captured payment. On a failure the payment ends ``failed`` and
-        the provider's error is raised again (an authorization already made is voided)."""
+        """Authorize and capture, and store the capture before anything else happens (so a
+        crash never hides a charge; one between the two calls leaves only an authorization,
+        which lapses by itself); the captured payment. On a failure the payment ends
+        ``failed`` and the provider's error is raised again (an authorization made is
+        voided)."""
         try:
             reference = await self.gateway.authorize(
                 payment.id, payment.amount, payment.method, f"booking {booking.reference}"
@@ -188,7 +190,6 @@ class Payments:
             await self.payments.finish(self._moved(payment, PaymentStatus.FAILED, code=code))
             raise
         authorized = self._moved(payment, PaymentStatus.PENDING, reference=reference)
-        await self.payments.record(authorized)
         try:
             await self.gateway.capture(payment.id, reference, payment.amount)
         except AirlineError:
