@@ -461,6 +461,12 @@ class MemoryPaymentStore:
             raise InvalidTransition(f"a {stored.status_at(now)} booking cannot be paid")
         if stored.paying_until is not None and stored.paying_until > now:
             raise PaymentInProgress("another payment of this booking is running")
+        if any(
+            (flight := catalog.flights.get(flight_id)) is None
+            or flight.status is FlightStatus.CANCELLED
+            for flight_id in stored.flight_ids
+        ):
+            raise InvalidTransition("a flight of this booking was cancelled")
         catalog.bookings[booking.id] = attrs.evolve(stored, paying_until=lease_until)
         catalog.paying[booking.id] = payment.id
         if not resume:

@@ -284,7 +284,8 @@ class PaymentStore(Protocol):
         one transaction; with ``resume``, lease it to an already stored payment instead.
 
         :raises PaymentInProgress: another payment's lease on the booking runs.
-        :raises InvalidTransition: the booking is no longer held, or its deadline passed.
+        :raises InvalidTransition: the booking is no longer held, its deadline passed, or a
+            flight of it was cancelled.
         """
 
     async def record(self, payment: Payment) -> None:

@@ -28,7 +28,6 @@ from airline_core.booking.model import (
     PaymentStatus,
 )
 from airline_core.booking.rules import BookingRules
-from airline_core.catalog.model import FlightStatus
 from airline_core.errors import (
     AirlineError,
     InvalidRequest,
@@ -104,18 +103,19 @@ class Payments:
             total = current
         if amount != total:
             raise InvalidRequest.for_field("amount", f"must be the total, {total}")
-        for flight_id in booking.flight_ids:
-            flight = await self.flights.get(flight_id)
-            if flight.status is FlightStatus.CANCELLED:
-                raise InvalidTransition(
-                    f"flight {flight.number} was cancelled; nothing was charged"
-                )
         lease_until = now + self.rules.payment_lease
-        earlier = [
-            p
-            for p in await self.payments.for_booking(booking.id)
-            if p.status is PaymentStatus.CAPTURED
-        ]
+        # A lease left on the booking means a payment never finished: it may have taken the
+        # money (its process or the database failed after the capture). A cancelled flight
+        # is refused when the lease is taken, before anything is charged.
+        earlier = (
+            []
+            if booking.paying_until is None
+            else [
+                p
+                for p in await self.payments.for_booking(booking.id)
+                if p.status is PaymentStatus.CAPTURED
+            ]
+        )
         if earlier:
             # An earlier payment took the money but never confirmed (its process or the
             # database failed after the capture): finish that one, never charge again.

@@ -29,6 +29,7 @@ from attrs import define
 from sqlalchemy import (
     Integer,
     bindparam,
+    exists,
     func,
     insert,
     select,
@@ -461,6 +462,13 @@ _SELL_SEATS = (
 )
 
 
+def _cancelled_flight(booking: Booking) -> Any:
+    """Whether a flight of the booking is cancelled (a condition for the booking's row)."""
+    return exists().where(
+        flights.c.id.in_(sorted(set(booking.flight_ids))), flights.c.status == "cancelled"
+    )
+
+
 @define
 class SQLAlchemyPaymentStore:
     """Payments; a running payment leases its booking (``bookings.paying_id``/``paying_until``)
@@ -485,6 +493,7 @@ class SQLAlchemyPaymentStore:
                 bookings.c.status == _HELD,
                 bookings.c.payment_required_by > now,
                 lease.is_(None) | (lease <= now),
+                ~_cancelled_flight(booking),
             )
             .values(paying_id=payment.id, paying_until=lease_until)
         )
@@ -501,7 +510,9 @@ class SQLAlchemyPaymentStore:
                 status = current.status_at(now)
                 if status is not BookingStatus.HELD:
                     raise InvalidTransition(f"a {status} booking cannot be paid")
-                raise PaymentInProgress("another payment of this booking is running")
+                if current.paying_until is not None and current.paying_until > now:
+                    raise PaymentInProgress("another payment of this booking is running")
+                raise InvalidTransition("a flight of this booking was cancelled")
             if not resume:
                 await connection.execute(
                     insert(payments).values(
@@ -548,6 +559,8 @@ class SQLAlchemyPaymentStore:
                 bookings.c.id == booking.id,
                 bookings.c.status == _HELD,
                 bookings.c.paying_id == payment.id,
+                # A flight cancelled while the money was taken: not confirmed, refunded.
+                ~_cancelled_flight(booking),
             )
             .values(
                 status=BookingStatus.CONFIRMED.value,
@@ -561,15 +574,9 @@ class SQLAlchemyPaymentStore:
         class _Lost(Exception):
             """Roll the transaction back: a seat is no longer the booking's."""
 
-        flying = select(func.count()).where(
-            flights.c.id.in_(sorted(set(booking.flight_ids))), flights.c.status == "cancelled"
-        )
-
         async def work(connection: AsyncConnection) -> None:
             if not (await connection.execute(confirm)).rowcount:
                 raise _Lost
-            if (await connection.execute(flying)).scalar():
-                raise _Lost  # a flight was cancelled while the money was taken
             for flight_id in sorted(set(booking.flight_ids)):
                 values = {"flight": flight_id, "booking": booking.id}
                 sold = (await connection.execute(_SELL_SEATS, values)).rowcount
