@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from attrs import define, frozen
@@ -147,7 +147,3 @@ class Idempotency:
     async def purge(self) -> int:
         """Remove the keys past their retention; how many went."""
         return await self.store.purge(self.clock.now())
-
-
-def expired(expires_at: datetime, now: datetime) -> bool:
-    return expires_at <= now

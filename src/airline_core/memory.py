@@ -107,6 +107,14 @@ class MemoryCatalog:
             for cabin in layout.cabins
         }
 
+    def flies_no_longer(self, booking: Booking) -> bool:
+        """Whether a flight of ``booking`` is cancelled (or gone)."""
+        return any(
+            (flight := self.flights.get(flight_id)) is None
+            or flight.status is FlightStatus.CANCELLED
+            for flight_id in booking.flight_ids
+        )
+
     def has_taken_seats(self, flight_id: str) -> bool:
         rows = self.seat_rows.get(flight_id, {})
         return any(row.state is not SeatState.AVAILABLE for row in rows.values())
@@ -461,11 +469,7 @@ class MemoryPaymentStore:
             raise InvalidTransition(f"a {stored.status_at(now)} booking cannot be paid")
         if stored.paying_until is not None and stored.paying_until > now:
             raise PaymentInProgress("another payment of this booking is running")
-        if any(
-            (flight := catalog.flights.get(flight_id)) is None
-            or flight.status is FlightStatus.CANCELLED
-            for flight_id in stored.flight_ids
-        ):
+        if catalog.flies_no_longer(stored):
             raise InvalidTransition("a flight of this booking was cancelled")
         catalog.bookings[booking.id] = attrs.evolve(stored, paying_until=lease_until)
         catalog.paying[booking.id] = payment.id
@@ -492,11 +496,7 @@ class MemoryPaymentStore:
         stored = catalog.bookings[booking.id]
         if stored.status is not BookingStatus.HELD or catalog.paying.get(stored.id) != payment.id:
             return False
-        if any(
-            (flight := catalog.flights.get(flight_id)) is None
-            or flight.status is FlightStatus.CANCELLED
-            for flight_id in stored.flight_ids
-        ):
+        if catalog.flies_no_longer(stored):
             return False
         rows = [
             catalog.seat_rows[seat.flight_id][seat.seat]

@@ -329,16 +329,7 @@ class _RefundsFail:
 
 def airline_on(stores: Stores, **changes: Any) -> Airline:
     """The airline on ``stores`` with some of them (or the gateway) replaced."""
-    gateway = changes.pop("gateway", stores.gateway)
-    changed = attrs.evolve(stores, **changes)
-    return Airline.from_stores(
-        cities=changed.cities, airports=changed.airports, airplanes=changed.airplanes,
-        flights=changed.flights, users=changed.users, refresh_tokens=changed.refresh_tokens,
-        inventory=changed.inventory, offers=changed.offers, bookings=changed.bookings,
-        payments=changed.payments, idempotency_keys=changed.idempotency_keys,
-        password_hasher=stores.airline.accounts.hasher, access_tokens=stores.tokens,
-        clock=stores.clock, payment_gateway=gateway,
-    )  # fmt: skip
+    return attrs.evolve(stores, **changes).airline
 
 
 async def test_a_failure_after_the_capture_never_charges_twice(stores: Stores) -> None:

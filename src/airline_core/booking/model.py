@@ -46,7 +46,6 @@ MAX_PASSENGER_NAME = 60
 LOCATOR_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _LOCATOR = re.compile(f"[{LOCATOR_ALPHABET}]{{6}}")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_SEAT_LABEL = re.compile(r"([1-9][0-9]?)([A-Z])")
 
 
 def new_locator() -> str:
@@ -56,12 +55,6 @@ def new_locator() -> str:
 
 def is_locator(text: str) -> bool:
     return _LOCATOR.fullmatch(text) is not None
-
-
-def split_seat_label(label: str) -> tuple[int, str] | None:
-    """``"12A"`` -> ``(12, "A")``; ``None`` when it is no seat label."""
-    match = _SEAT_LABEL.fullmatch(label)
-    return None if match is None else (int(match.group(1)), match.group(2))
 
 
 class SeatState(StrEnum):

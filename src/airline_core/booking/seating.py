@@ -67,10 +67,6 @@ class SeatMap:
             ),
         )
 
-    @property
-    def free(self) -> frozenset[str]:
-        return frozenset(e.seat for e in self.seats if e.state is SeatState.AVAILABLE)
-
     def count(self, state: SeatState) -> int:
         return sum(1 for entry in self.seats if entry.state is state)
 

@@ -299,10 +299,6 @@ class CabinLayout:
         """The labels of every seat that is not a middle one, in :attr:`labels` order."""
         return _not_middle(self)
 
-    def kind_of_label(self, label: str) -> SeatKind:
-        """The kind of seat ``label`` (``"12A"``), which must be one of this layout's."""
-        return _kinds(self)[label[-1]]
-
     def iter_seats(self) -> Iterator[Seat]:
         exits = set(self.exit_rows)
         for row in self.rows:

@@ -436,6 +436,11 @@ def _payment_values(payment: Payment) -> dict[str, Any]:
     }
 
 
+def _update_payment(payment: Payment) -> Any:
+    """The statement storing how far ``payment`` got."""
+    return update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
+
+
 def _payment(row: Any) -> Payment:
     return Payment(
         id=row.id,
@@ -526,9 +531,7 @@ class SQLAlchemyPaymentStore:
         await self.db.write(work)
 
     async def record(self, payment: Payment) -> None:
-        await self.db.execute(
-            update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
-        )
+        await self.db.execute(_update_payment(payment))
 
     async def refunds_due(self, limit: int) -> Sequence[Payment]:
         query = (
@@ -541,9 +544,7 @@ class SQLAlchemyPaymentStore:
 
     async def finish(self, payment: Payment) -> None:
         async def work(connection: AsyncConnection) -> None:
-            await connection.execute(
-                update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
-            )
+            await connection.execute(_update_payment(payment))
             await connection.execute(
                 update(bookings)
                 .where(bookings.c.id == payment.booking_id, bookings.c.paying_id == payment.id)
@@ -582,9 +583,7 @@ class SQLAlchemyPaymentStore:
                 sold = (await connection.execute(_SELL_SEATS, values)).rowcount
                 if sold != len(booking.seats_on(flight_id)):
                     raise _Lost
-            await connection.execute(
-                update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
-            )
+            await connection.execute(_update_payment(payment))
 
         try:
             await self.db.write(work)

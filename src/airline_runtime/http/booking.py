@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
@@ -280,9 +281,7 @@ def _money_in(body: MoneyBody) -> Money:
         rules.fail()
 
 
-def _created(schema: type[Struct]) -> Any:
-    from litestar.openapi.datastructures import ResponseSpec
-
+def _created(schema: type[Struct]) -> ResponseSpec:
     return ResponseSpec(data_container=schema, description="Created")
 
 
@@ -479,10 +478,7 @@ class BookingController(Controller):
                 accept_new_total=data.accept_new_total,
             )
             out = booking_out(booking, airline.clock.now())
-            paid = PaidBookingOut(
-                **{name: getattr(out, name) for name in out.__struct_fields__},
-                payment=payment_out(payment),
-            )
+            paid = PaidBookingOut(**msgspec.structs.asdict(out), payment=payment_out(payment))
             return PaidBookingResponse(data=paid)
 
         return await idempotent(request, airline, 201, work)
