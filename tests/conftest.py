@@ -245,6 +245,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     backend: str = request.param
     if backend == "memory":
         catalog = MemoryCatalog()
+        offers, keys = MemoryOfferStore(), MemoryIdempotencyStore()
         users = MemoryUserStore()
         yield Stores(
             backend=backend,
@@ -255,10 +256,10 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             users=users,
             refresh_tokens=MemoryRefreshTokenStore(),
             inventory=MemoryInventoryStore(catalog),
-            offers=MemoryOfferStore(),
-            bookings=MemoryBookingStore(catalog, users),
+            offers=offers,
+            bookings=MemoryBookingStore(catalog, users, offers, keys),
             payments=MemoryPaymentStore(catalog),
-            idempotency_keys=MemoryIdempotencyStore(),
+            idempotency_keys=keys,
             clock=FakeClock(TEST_NOW),
         )
         return

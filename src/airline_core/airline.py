@@ -25,7 +25,7 @@ from airline_core.booking.payments import Payments
 from airline_core.catalog.model import Cabin, Flight
 from airline_core.catalog.service import Airplanes, Airports, Cities, Flights
 from airline_core.clock import SystemClock
-from airline_core.idempotency import Idempotency
+from airline_core.idempotency import Idempotency, KeyedRequest, StoredAnswer
 from airline_core.identity.model import Principal
 from airline_core.identity.passwords import ScryptPasswordHasher
 from airline_core.identity.service import Accounts
@@ -131,6 +131,18 @@ class Airline:
         """Hold the seats of an offer: a ``held`` booking (:meth:`Bookings.hold`)."""
         return await self.bookings.hold(principal, offer_id, passengers, seats)
 
+    async def hold_once(
+        self,
+        principal: Principal,
+        offer_id: str,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice],
+        key: KeyedRequest[Booking],
+    ) -> tuple[StoredAnswer, bool]:
+        """:meth:`hold` once per idempotency key: its answer and whether it is a replay
+        (:meth:`Bookings.hold_once`; make ``key`` with :meth:`Idempotency.request`)."""
+        return await self.bookings.hold_once(principal, offer_id, passengers, seats, key)
+
     async def pay(
         self,
         principal: Principal,
@@ -216,10 +228,7 @@ class Airline:
         )
         booking_use_cases = Bookings(
             bookings,
-            offers,
-            flights,
             airplanes,
-            inventory,
             clock,
             rules=booking_rules,
             payments=payment_use_cases,
@@ -270,6 +279,7 @@ class Airline:
         opaque and known to this process only.
         """
         catalog = MemoryCatalog()
+        offers, keys = MemoryOfferStore(), MemoryIdempotencyStore()
         clock = clock or SystemClock()
         users = MemoryUserStore()
         yield cls.from_stores(
@@ -280,10 +290,10 @@ class Airline:
             users=users,
             refresh_tokens=MemoryRefreshTokenStore(),
             inventory=MemoryInventoryStore(catalog),
-            offers=MemoryOfferStore(),
-            bookings=MemoryBookingStore(catalog, users),
+            offers=offers,
+            bookings=MemoryBookingStore(catalog, users, offers, keys),
             payments=MemoryPaymentStore(catalog),
-            idempotency_keys=MemoryIdempotencyStore(),
+            idempotency_keys=keys,
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,

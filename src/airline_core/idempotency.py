@@ -7,7 +7,9 @@ answer:
 
 - a new key runs the request and keeps its answer;
 - the same key and the same request again gets the kept answer, not a second booking or charge;
-- the same key while the first request still runs is 409 ``idempotency-key-in-use``;
+- the same key while the first request still runs is 409 ``idempotency-key-in-use`` (for a
+  use case that keeps the answer with its effect, :class:`KeyedRequest`, the retry waits for
+  the first's transaction instead and gets its answer);
 - the same key with another request is 422 ``idempotency-key-reused``;
 - no key is 400 ``idempotency-key-missing``.
 
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from attrs import define, frozen
 
@@ -34,13 +38,16 @@ __all__ = [
     "IdempotencyKeyInUse",
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
+    "KeptKey",
     "KeyClaim",
     "KeyState",
+    "KeyedRequest",
     "StoredAnswer",
     "fingerprint",
 ]
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+T = TypeVar("T")
 
 
 class IdempotencyKeyMissing(AirlineError):
@@ -81,6 +88,33 @@ class KeyClaim:
     answer: StoredAnswer | None = None
 
 
+@frozen
+class KeptKey:
+    """A key as a store keeps it, for a use case that reads it in its own transaction."""
+
+    fingerprint: str
+    expires_at: datetime
+    lease_until: datetime
+    answer: StoredAnswer | None = None
+
+
+@frozen
+class KeyedRequest(Generic[T]):
+    """A request whose key is kept in the same transaction as its effect.
+
+    A use case that can (a hold) reads the key's :class:`KeptKey` with what it decides on,
+    replays a kept answer (:meth:`Idempotency.replay`), or makes its effect and keeps
+    ``render(result)`` as the key's answer in that very transaction: the effect never exists
+    without its answer, so a retry after any crash replays it and never repeats it.
+    """
+
+    user_id: str
+    key: str
+    fingerprint: str
+    expires_at: datetime
+    render: Callable[[T], StoredAnswer]
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     """SHA-256 (hex) of the request's method, path and body."""
     digest = hashlib.sha256()
@@ -114,6 +148,50 @@ class Idempotency:
                 "Idempotency-Key", "must be 1 to 255 visible ASCII characters"
             )
         return key
+
+    def request(
+        self, user_id: str, key: str | None, print_: str, render: Callable[[T], StoredAnswer]
+    ) -> KeyedRequest[T]:
+        """A :class:`KeyedRequest` for ``key``, kept for :attr:`retention` from now.
+
+        :raises IdempotencyKeyMissing: no key. :raises InvalidRequest: a malformed one.
+        """
+        return KeyedRequest(
+            user_id, self.check_key(key), print_, self.clock.now() + self.retention, render
+        )
+
+    @staticmethod
+    def replay(kept: KeptKey | None, print_: str, now: datetime) -> StoredAnswer | None:
+        """The answer to send again for a key found as ``kept``, or ``None``: run the request
+        (no key, one past its retention, or one whose running request's lease lapsed).
+
+        :raises IdempotencyKeyInUse: the key's first request is still running.
+        :raises IdempotencyKeyReused: the key belongs to another request.
+        """
+        if kept is None or kept.expires_at <= now:
+            return None
+        if kept.fingerprint != print_:
+            raise IdempotencyKeyReused.for_field(
+                "Idempotency-Key", "was used for another request: use a new key"
+            )
+        if kept.answer is not None:
+            return kept.answer
+        if kept.lease_until > now:
+            raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+        return None
+
+    async def keep(self, request: KeyedRequest[T], answer: StoredAnswer) -> None:
+        """Keep ``answer`` (a refusal: the request changed nothing) for a keyed request, unless
+        the key has a live answer already; a 5xx is not kept, so a retry runs again."""
+        if answer.status < 500:
+            await self.store.keep(
+                request.user_id,
+                request.key,
+                request.fingerprint,
+                answer,
+                self.clock.now(),
+                request.expires_at,
+            )
 
     async def begin(self, user_id: str, key: str, print_: str) -> StoredAnswer | None:
         """Claim ``key`` for this request: ``None`` means run it; an answer means send that.

@@ -8,13 +8,21 @@ the event loop.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 from attrs import define, field
 
-from airline_core.booking.model import Booking, BookingStatus, Offer, Payment, SeatState
+from airline_core.booking.model import (
+    Booking,
+    BookingStatus,
+    HoldContext,
+    HoldPlan,
+    Offer,
+    Payment,
+    SeatState,
+)
 from airline_core.catalog.filters import (
     AirplaneFilter,
     AirportFilter,
@@ -30,7 +38,6 @@ from airline_core.clock import SystemClock
 from airline_core.errors import (
     AlreadyExists,
     FieldError,
-    HoldLimitReached,
     InvalidTransition,
     NotAuthenticated,
     NotFound,
@@ -38,7 +45,7 @@ from airline_core.errors import (
     SeatUnavailable,
     StillReferenced,
 )
-from airline_core.idempotency import KeyClaim, KeyState, StoredAnswer
+from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
@@ -361,26 +368,71 @@ class MemoryOfferStore:
 
 @define
 class MemoryBookingStore:
-    """Bookings in the catalog's tables; ``users``, when given, must know each booker."""
+    """Bookings in the catalog's tables; ``users``, when given, must know each booker. Holds
+    read offers from ``offers`` and keep idempotency answers in ``keys``.
+
+    A hold reads, plans and writes without awaiting anything, so it is atomic like the rest."""
 
     catalog: MemoryCatalog = field(factory=MemoryCatalog)
     users: MemoryUserStore | None = None
+    offers: MemoryOfferStore = field(factory=MemoryOfferStore)
+    keys: MemoryIdempotencyStore = field(factory=lambda: MemoryIdempotencyStore())  # noqa: PLW0108 - defined below
 
-    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
+    async def hold(
+        self,
+        user_id: str,
+        offer_id: str,
+        now: datetime,
+        plan: Callable[[HoldContext], HoldPlan],
+        key: KeyedRequest[Booking] | None = None,
+    ) -> HoldPlan:
+        decided = plan(self._context(user_id, offer_id, now, key))
+        booking = decided.booking
+        if booking is not None:
+            self._store(booking, now)
+            if key is not None:
+                self.keys.keys[(user_id, key.key)] = _KeyRecord(
+                    key.fingerprint, key.expires_at, now, decided.answer
+                )
+        return decided
+
+    def _context(
+        self, user_id: str, offer_id: str, now: datetime, key: KeyedRequest[Booking] | None
+    ) -> HoldContext:
         catalog = self.catalog
-        if self.users is not None and booking.user_id not in self.users.users:
-            raise NotFound(f"no user has id {booking.user_id}")
-        if any(b.reference == booking.reference for b in catalog.bookings.values()):
-            raise AlreadyExists(f"reference {booking.reference} is taken")
+        if self.users is not None and user_id not in self.users.users:
+            raise NotFound(f"no user has id {user_id}")
+        offer = self.offers.offers.get(offer_id)
+        flights = [
+            catalog.flights[flight_id]
+            for flight_id in (offer.flight_ids if offer is not None else ())
+            if flight_id in catalog.flights
+        ]
+        taken = {
+            flight.id: {
+                label: row.state
+                for label, row in catalog.seat_rows.get(flight.id, {}).items()
+                if not row.free_at(now)
+            }
+            for flight in flights
+        }
         held = sum(
             b.seat_count
             for b in catalog.bookings.values()
-            if b.user_id == booking.user_id and b.status_at(now) is BookingStatus.HELD
+            if b.user_id == user_id and b.status_at(now) is BookingStatus.HELD
         )
-        if held + booking.seat_count > max_held_seats:
-            raise HoldLimitReached(
-                f"you hold {held} seats; one traveller may hold {max_held_seats} at once"
-            )
+        record = None if key is None else self.keys.keys.get((user_id, key.key))
+        kept = (
+            None
+            if record is None
+            else KeptKey(record.fingerprint, record.expires_at, record.lease_until, record.answer)
+        )
+        return HoldContext(offer=offer, flights=flights, taken=taken, held_seats=held, kept=kept)
+
+    def _store(self, booking: Booking, now: datetime) -> None:
+        catalog = self.catalog
+        if any(b.reference == booking.reference for b in catalog.bookings.values()):
+            raise AlreadyExists(f"reference {booking.reference} is taken")
         flights = [catalog.flights.get(flight_id) for flight_id in booking.flight_ids]
         for flight in flights:
             if flight is None or flight.status is FlightStatus.CANCELLED:
@@ -561,6 +613,21 @@ class MemoryIdempotencyStore:
         found = self.keys.get((user_id, key))
         if found is not None:
             found.answer = answer
+
+    async def keep(
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        answer: StoredAnswer,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        found = self.keys.get((user_id, key))
+        live = found is not None and found.expires_at > now
+        if live and found is not None and (found.answer is not None or found.lease_until > now):
+            return
+        self.keys[(user_id, key)] = _KeyRecord(fingerprint, expires_at, now, answer)
 
     async def release(self, user_id: str, key: str) -> None:
         self.keys.pop((user_id, key), None)

@@ -15,7 +15,7 @@ Rules every store keeps:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -25,9 +25,17 @@ from airline_core.pagination import KeysetWindow
 
 if TYPE_CHECKING:
     # Only annotations use them; importing these packages here would be circular.
-    from airline_core.booking.model import Booking, BookingStatus, Offer, Payment, SeatState
+    from airline_core.booking.model import (
+        Booking,
+        BookingStatus,
+        HoldContext,
+        HoldPlan,
+        Offer,
+        Payment,
+        SeatState,
+    )
     from airline_core.catalog.model import Cabin
-    from airline_core.idempotency import KeyClaim, StoredAnswer
+    from airline_core.idempotency import KeyClaim, KeyedRequest, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.money import Money
     from airline_core.search.legs import Leg, LegQuery
@@ -234,15 +242,28 @@ class BookingStore(Protocol):
     """Bookings and the seats they take. :meth:`hold` and :meth:`release` change bookings,
     seat rows and seats left together, in one transaction."""
 
-    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
-        """Store a new ``held`` booking and claim its seats, all or nothing.
+    async def hold(
+        self,
+        user_id: str,
+        offer_id: str,
+        now: datetime,
+        plan: Callable[[HoldContext], HoldPlan],
+        key: KeyedRequest[Booking] | None = None,
+    ) -> HoldPlan:
+        """Hold seats in one transaction: read the :class:`HoldContext` at ``now`` (with the
+        user's holds locked, and ``key``'s stored record when given), ask ``plan`` what to do,
+        and write that.
 
-        Each seat is claimed with a compare-and-set: it must be available, or held by a hold
-        whose deadline passed at ``now``. Seats claimed from available ones are taken off the
-        flight's seats left.
+        A plan without a booking writes nothing. A plan's booking is stored ``held`` and its
+        seats claimed, all or nothing, each with a compare-and-set: it must be available, or
+        held by a hold whose deadline passed at ``now``; seats claimed from available ones are
+        taken off the flight's seats left. With ``key``, the plan's answer is kept as the
+        key's, replacing a stored record that ``plan`` chose to run past (one past its
+        retention or with a lapsed lease). Returns the plan.
 
-        :raises HoldLimitReached: the user's unexpired holds and this one would exceed
-            ``max_held_seats`` seats.
+        ``plan`` does no I/O; it may run again if the database asks for the transaction to be
+        retried; any exception it raises leaves everything as it was.
+
         :raises SeatUnavailable: a seat is taken or does not exist; ``errors`` name them as
             ``<flight id>.<seat>``.
         :raises InvalidTransition: a flight was cancelled meanwhile.
@@ -357,6 +378,18 @@ class IdempotencyStore(Protocol):
 
     async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
         """Keep the answer of the key's request."""
+
+    async def keep(
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        answer: StoredAnswer,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        """Store ``key`` with its ``answer`` until ``expires_at``, unless a live record of it
+        is there (one within its retention, answered or with a running lease): that stays."""
 
     async def release(self, user_id: str, key: str) -> None:
         """Forget the key (its request may run again)."""

@@ -425,3 +425,22 @@ async def test_each_api_process_sweeps_lapsed_holds(
     swept = await airline.sweep()
     assert swept["idempotency_keys"] == 1
     assert swept["offers"] == 1
+
+
+async def test_a_refused_hold_is_replayed_for_its_key(
+    client: Client, flight_id: str, ann: dict[str, str]
+) -> None:
+    good = {"offer_id": (await offer(client, ann, flight_id))["id"], "passengers": [traveller()]}
+    chosen = {**good, "seats": [{"flight_id": flight_id, "passenger": 0, "seat": "20A"}]}
+    ok(await client.post(f"{API}/bookings", json=chosen, headers=keyed(ann)), 201)
+    second = {**chosen, "offer_id": (await offer(client, ann, flight_id))["id"]}
+    first = await client.post(f"{API}/bookings", json=second, headers=keyed(ann, "taken-1"))
+    assert problem(first, 409)["type"] == "urn:airline:problem:seat-unavailable"
+    again = await client.post(f"{API}/bookings", json=second, headers=keyed(ann, "taken-1"))
+    assert again.status_code == 409
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    # The same key for a hold that would succeed is another request: 422, not a booking.
+    reused = await client.post(f"{API}/bookings", json=good, headers=keyed(ann, "taken-1"))
+    assert problem(reused, 422)["type"] == "urn:airline:problem:idempotency-key-reused"
+    assert len(ok(await client.get(f"{API}/bookings", headers=ann))) == 1

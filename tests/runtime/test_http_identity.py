@@ -46,6 +46,7 @@ PASSWORD = "a long enough passphrase"
 @pytest.fixture
 def airline() -> Airline:
     catalog = MemoryCatalog()
+    offers, keys = MemoryOfferStore(), MemoryIdempotencyStore()
     return Airline.from_stores(
         cities=MemoryCityStore(catalog),
         airports=MemoryAirportStore(catalog),
@@ -54,10 +55,10 @@ def airline() -> Airline:
         users=MemoryUserStore(),
         refresh_tokens=MemoryRefreshTokenStore(),
         inventory=MemoryInventoryStore(catalog),
-        offers=MemoryOfferStore(),
-        bookings=MemoryBookingStore(catalog),
+        offers=offers,
+        bookings=MemoryBookingStore(catalog, None, offers, keys),
         payments=MemoryPaymentStore(catalog),
-        idempotency_keys=MemoryIdempotencyStore(),
+        idempotency_keys=keys,
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,
         # Real time: JWT expiry is checked against the real clock.

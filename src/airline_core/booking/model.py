@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
@@ -23,12 +24,18 @@ from airline_core.identity.model import is_email, normalize_email
 from airline_core.money import Money
 from airline_core.validation import Rules
 
+if TYPE_CHECKING:
+    from airline_core.catalog.model import Flight
+    from airline_core.idempotency import KeptKey, StoredAnswer
+
 __all__ = [
     "LOCATOR_ALPHABET",
     "MAX_PASSENGERS",
     "TRANSITIONS",
     "Booking",
     "BookingStatus",
+    "HoldContext",
+    "HoldPlan",
     "Offer",
     "Passenger",
     "Payment",
@@ -246,6 +253,33 @@ class Booking:
 
     def seats_on(self, flight_id: str) -> list[SeatAssignment]:
         return [seat for seat in self.seats if seat.flight_id == flight_id]
+
+
+@frozen(kw_only=True)
+class HoldContext:
+    """Everything a hold decides on, read in the hold's own transaction
+    (:meth:`~airline_core.ports.BookingStore.hold`)."""
+
+    #: The offer, or ``None`` when there is none with that id.
+    offer: Offer | None
+    #: The offer's flights that exist, in the offer's order.
+    flights: Sequence[Flight]
+    #: Per flight id: its seats that are not free at the hold's instant, and their state.
+    taken: Mapping[str, Mapping[str, SeatState]]
+    #: Seats the user's unexpired holds take; no other hold of the user is stored before this
+    #: one is written or dropped.
+    held_seats: int
+    #: The request's idempotency key as stored, if it is.
+    kept: KeptKey | None = None
+
+
+@frozen(kw_only=True)
+class HoldPlan:
+    """What a hold decided: a new booking to store (with the key's answer, for a keyed
+    request), or, with no booking, the key's kept answer to send again."""
+
+    booking: Booking | None = None
+    answer: StoredAnswer | None = None
 
 
 class PaymentStatus(StrEnum):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import anyio
@@ -28,10 +28,13 @@ from airline_core.booking.model import (
     MAX_PASSENGERS,
     Booking,
     BookingStatus,
+    HoldContext,
+    HoldPlan,
     Offer,
     Passenger,
     SeatAssignment,
     SeatChoice,
+    SeatState,
     check_transition,
     new_locator,
 )
@@ -48,13 +51,17 @@ from airline_core.catalog.model import (
     cabin_named,
 )
 from airline_core.errors import (
+    AirlineError,
     AlreadyExists,
     FieldError,
+    HoldLimitReached,
     InvalidRequest,
     InvalidTransition,
+    NotFound,
     OfferExpired,
     SeatUnavailable,
 )
+from airline_core.idempotency import Idempotency, KeyedRequest, StoredAnswer
 from airline_core.identity.model import Principal, reveal_to
 from airline_core.ids import new_id
 from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page
@@ -89,30 +96,49 @@ class AirplaneLayouts:
     ttl: timedelta = field(default=timedelta(seconds=60))
     _known: dict[str, tuple[Airplane, datetime]] = field(factory=dict, init=False)
 
-    async def get(self, airplane_id: str) -> Airplane:
-        now = self.clock.now()
+    def known(self, airplane_id: str) -> Airplane | None:
+        """The airplane if it is remembered and fresh, without reading it."""
         known = self._known.get(airplane_id)
-        if known is not None and known[1] > now:
+        if known is not None and known[1] > self.clock.now():
             return known[0]
+        return None
+
+    async def get(self, airplane_id: str) -> Airplane:
+        airplane = self.known(airplane_id)
+        if airplane is not None:
+            return airplane
         airplane = await self.airplanes.get(airplane_id)
         if len(self._known) >= 1000:
             self._known.clear()
-        self._known[airplane_id] = (airplane, now + self.ttl)
+        self._known[airplane_id] = (airplane, self.clock.now() + self.ttl)
         return airplane
 
 
+class _LayoutsNeeded(Exception):
+    """A hold's plan met airplanes it does not know: read them, outside the transaction."""
+
+    def __init__(self, airplane_ids: set[str]) -> None:
+        super().__init__(airplane_ids)
+        self.airplane_ids = airplane_ids
+
+
+def _cabin_layout(airplane: Airplane, flight: Flight, cabin: Cabin, field_name: str) -> CabinLayout:
+    """:raises InvalidRequest: naming ``field_name``: the flight does not sell that cabin."""
+    layout = airplane.layout.cabin(cabin)
+    if layout is None or cabin not in flight.fares:
+        raise InvalidRequest.for_field(field_name, f"flight {flight.number} has no {cabin} cabin")
+    return layout
+
+
 async def _cabin_of(
-    airplanes: AirplaneStore | AirplaneLayouts, flight: Flight, cabin: Cabin, field_name: str
+    airplanes: AirplaneStore, flight: Flight, cabin: Cabin, field_name: str
 ) -> tuple[SeatLayout, CabinLayout]:
     """The flight's airplane layout and its ``cabin``.
 
     :raises InvalidRequest: naming ``field_name``: the flight does not sell that cabin.
     """
     airplane = await airplanes.get(flight.airplane_id)
-    layout = airplane.layout.cabin(cabin)
-    if layout is None or cabin not in flight.fares:
-        raise InvalidRequest.for_field(field_name, f"flight {flight.number} has no {cabin} cabin")
-    return airplane.layout, layout
+    return airplane.layout, _cabin_layout(airplane, flight, cabin, field_name)
 
 
 @define
@@ -259,10 +285,7 @@ class Bookings:
     """Holds made from offers, their cancellation, and the expiry of unpaid ones."""
 
     bookings: BookingStore
-    offers: OfferStore
-    flights: FlightStore
     airplanes: AirplaneStore
-    inventory: InventoryStore
     clock: Clock
     rules: BookingRules = field(factory=BookingRules)
     #: Refunds confirmed bookings when they are cancelled (set by the facade).
@@ -283,7 +306,9 @@ class Bookings:
 
         ``seats`` may choose seats for some passengers on some flights; everyone else is
         seated by :func:`~airline_core.booking.seating.choose_seats`, a party together where
-        the free seats allow.
+        the free seats allow. The whole hold is one transaction of the store
+        (:meth:`~airline_core.ports.BookingStore.hold`): it reads the offer, its flights and
+        their taken seats, and claims the seats picked from that read.
 
         :raises NotFound: no such offer, or another user's.
         :raises OfferExpired: the offer's validity ended.
@@ -294,46 +319,66 @@ class Bookings:
         :raises HoldLimitReached: the user would hold more than ``max_held_seats`` seats.
         :raises InvalidTransition: a flight was cancelled or its sales closed.
         """
-        offer = await self.offers.get(offer_id)
-        reveal_to(principal, offer.user_id, "offer")
+        plan = await self._hold(principal, offer_id, passengers, seats, None)
+        if plan.booking is None:  # pragma: no cover - only a keyed hold replays
+            raise AssertionError("a hold without a key made no booking")
+        return plan.booking
+
+    async def hold_once(
+        self,
+        principal: Principal,
+        offer_id: str,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice],
+        key: KeyedRequest[Booking],
+    ) -> tuple[StoredAnswer, bool]:
+        """:meth:`hold` once per idempotency key: the key's answer and whether it is a replay.
+
+        A new key's answer (``key.render`` of the new booking) is kept in the booking's own
+        transaction, so no booking ever exists without it: a retry after any failure, even a
+        crash right after the commit, replays it. A retry while the first request runs waits
+        for the first's transaction (both lock the user's holds) and then replays its answer.
+
+        :raises IdempotencyKeyReused: the key was used for another request.
+        :raises IdempotencyKeyInUse: the key's first request runs elsewhere (a request that
+            claimed the key before running, as payments do).
+        """
+        plan = await self._hold(principal, offer_id, passengers, seats, key)
+        if plan.answer is None:  # pragma: no cover - a keyed plan always answers
+            raise AssertionError("a keyed hold kept no answer")
+        return plan.answer, plan.booking is None
+
+    async def _hold(
+        self,
+        principal: Principal,
+        offer_id: str,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice],
+        key: KeyedRequest[Booking] | None,
+    ) -> HoldPlan:
         now = self.clock.now()
-        if offer.expired_at(now):
-            raise OfferExpired("the offer has expired: ask for a new one")
-        flights = [await self.flights.get(flight_id) for flight_id in offer.flight_ids]
-        layouts = {
-            flight.id: (await _cabin_of(self._layouts, flight, offer.cabin, "offer_id"))[1]
-            for flight in flights
-        }
-        chosen = self._check_request(offer, passengers, seats, layouts, now)
-        deadline = min(
-            now + self.rules.payment_window,
-            min(flight.departs_at for flight in flights) - self.rules.sales_close,
-        )
-        if deadline <= now:
-            raise InvalidTransition("sales of a flight of this offer have closed")
-        for attempt in range(1, self.rules.claim_attempts + 1):
-            assignments = await self._assign(offer, flights, layouts, seats, chosen, now)
-            booking = Booking(
-                id=new_id(),
-                reference=new_locator(),
-                user_id=principal.user_id,
-                offer_id=offer.id,
-                status=BookingStatus.HELD,
-                flight_ids=offer.flight_ids,
-                cabin=offer.cabin,
-                passengers=passengers,
-                seats=assignments,
-                total=offer.total,
-                created_at=now,
-                price_guarantee_expires_at=min(now + self.rules.price_guarantee, deadline),
-                payment_required_by=deadline,
-                updated_at=now,
-            )
+        refused: list[AirlineError] = []
+
+        def plan(context: HoldContext) -> HoldPlan:
             try:
-                await self.bookings.hold(booking, max_held_seats=self.rules.max_held_seats, now=now)
+                return self._plan(context, principal, passengers, seats, key, now)
+            except AirlineError as error:
+                refused.append(error)
+                raise
+
+        for attempt in range(1, self.rules.claim_attempts + 1):
+            try:
+                return await self.bookings.hold(principal.user_id, offer_id, now, plan, key)
+            except _LayoutsNeeded as needed:
+                # The transaction does no I/O of its own beyond its statements: the layouts
+                # are read now, and the hold runs again (once a minute per airplane).
+                for airplane_id in sorted(needed.airplane_ids):
+                    await self._layouts.get(airplane_id)
             except AlreadyExists:
                 continue  # the record locator was taken: another one
             except SeatUnavailable as error:
+                if refused and refused[-1] is error:
+                    raise  # the plan's own answer (a chosen seat taken, too few seats)
                 named = _chosen_and_taken(seats, {item.field for item in error.errors})
                 if named:
                     raise named from None
@@ -345,9 +390,75 @@ class Bookings:
                     raise lost from None
                 # Someone else took an auto-assigned seat first: read the map again.
                 await anyio.sleep(_jitter.uniform(0, 0.002 * attempt))
-                continue
-            return booking
         raise SeatUnavailable("could not hold the seats; try again")
+
+    def _plan(
+        self,
+        context: HoldContext,
+        principal: Principal,
+        passengers: Sequence[Passenger],
+        seats: Sequence[SeatChoice],
+        key: KeyedRequest[Booking] | None,
+        now: datetime,
+    ) -> HoldPlan:
+        """The hold's decision on what its transaction read (no I/O: it runs inside it)."""
+        if key is not None:
+            kept = Idempotency.replay(context.kept, key.fingerprint, now)
+            if kept is not None:
+                return HoldPlan(answer=kept)
+        offer = context.offer
+        if offer is None:
+            raise NotFound("no offer with that id")
+        reveal_to(principal, offer.user_id, "offer")
+        if offer.expired_at(now):
+            raise OfferExpired("the offer has expired: ask for a new one")
+        found = {flight.id: flight for flight in context.flights}
+        for flight_id in offer.flight_ids:
+            if flight_id not in found:
+                raise NotFound(f"no flight has id {flight_id}")
+        flights = [found[flight_id] for flight_id in offer.flight_ids]
+        airplanes = {
+            flight.airplane_id: self._layouts.known(flight.airplane_id) for flight in flights
+        }
+        layouts: dict[str, CabinLayout] = {}
+        for flight in flights:
+            airplane = airplanes[flight.airplane_id]
+            if airplane is None:
+                raise _LayoutsNeeded({a for a, known in airplanes.items() if known is None})
+            layouts[flight.id] = _cabin_layout(airplane, flight, offer.cabin, "offer_id")
+        chosen = self._check_request(offer, passengers, seats, layouts, now)
+        for flight in flights:
+            if flight.status is FlightStatus.CANCELLED:
+                raise InvalidTransition(f"flight {flight.number} is cancelled")
+        deadline = min(
+            now + self.rules.payment_window,
+            min(flight.departs_at for flight in flights) - self.rules.sales_close,
+        )
+        if deadline <= now:
+            raise InvalidTransition("sales of a flight of this offer have closed")
+        wanted = offer.passengers * len(flights)
+        limit = self.rules.max_held_seats
+        if context.held_seats + wanted > limit:
+            raise HoldLimitReached(
+                f"you hold {context.held_seats} seats; one traveller may hold {limit} at once"
+            )
+        booking = Booking(
+            id=new_id(),
+            reference=new_locator(),
+            user_id=principal.user_id,
+            offer_id=offer.id,
+            status=BookingStatus.HELD,
+            flight_ids=offer.flight_ids,
+            cabin=offer.cabin,
+            passengers=passengers,
+            seats=self._assign(offer, flights, layouts, seats, chosen, context.taken),
+            total=offer.total,
+            created_at=now,
+            price_guarantee_expires_at=min(now + self.rules.price_guarantee, deadline),
+            payment_required_by=deadline,
+            updated_at=now,
+        )
+        return HoldPlan(booking=booking, answer=None if key is None else key.render(booking))
 
     @staticmethod
     def _check_request(
@@ -389,20 +500,20 @@ class Bookings:
         rules.check()
         return chosen
 
-    async def _assign(
-        self,
+    @staticmethod
+    def _assign(
         offer: Offer,
         flights: Sequence[Flight],
         layouts: dict[str, CabinLayout],
         choices: Sequence[SeatChoice],
         chosen: dict[tuple[str, int], str],
-        now: datetime,
+        taken_on: Mapping[str, Mapping[str, SeatState]],
     ) -> list[SeatAssignment]:
         """Seats for everyone: the chosen ones, and free ones picked for the rest."""
         assignments: list[SeatAssignment] = []
         for flight in flights:
             layout = layouts[flight.id]
-            taken = await self.inventory.taken(flight.id, now)
+            taken = taken_on.get(flight.id, {})
             mine = {p: seat for (f, p), seat in chosen.items() if f == flight.id}
             named = _chosen_and_taken(
                 choices, {f"{flight.id}.{seat}" for seat in mine.values() if seat in taken}

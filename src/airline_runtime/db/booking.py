@@ -1,16 +1,19 @@
 """SQLAlchemy stores for seat inventory, offers and bookings (contracts in
 :mod:`airline_core.ports`).
 
-A hold is one write transaction of few statements, in an order that keeps hot row locks short
-and never reads a seat before writing it:
+A hold is one write transaction of few statements (seven for a one-flight hold, then
+``COMMIT``), in an order that keeps hot row locks short and never writes a seat it did not
+read as free:
 
-1. lock the user's row and count the seats its unexpired holds take (the hold limit; the lock
-   makes two holds of one user queue, so neither can slip past the limit);
-2. insert the booking;
-3. per flight, in id order: claim the seats with one compare-and-set ``UPDATE ... WHERE
+1. one read of the user's row, locked (so two holds of one user queue, and neither slips past
+   the hold limit or past the other's idempotency key), the seats its unexpired holds take,
+   the offer and the request's idempotency key;
+2. the offer's flights, and their taken seats (plain reads: they take no locks);
+3. the core's plan picks the seats (no I/O), then: insert the booking, and the key's answer;
+4. per flight, in id order: claim the seats with one compare-and-set ``UPDATE ... WHERE
    seat IN (...) AND state = 'available'``, and only if that claims fewer than asked, a second
    one over holds whose deadline passed; the row count says whether every seat was won;
-4. per flight, take the seats claimed from available ones off the flight's seats left, which
+5. per flight, take the seats claimed from available ones off the flight's seats left, which
    also checks that the flight is not cancelled.
 
 A lost race is a row count short, never an oversold seat: the ``UPDATE`` re-checks the state on
@@ -20,7 +23,7 @@ the locked row. On SQLite the transaction is ``BEGIN IMMEDIATE`` and the user lo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -41,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from airline_core.booking.model import (
     Booking,
     BookingStatus,
+    HoldContext,
+    HoldPlan,
     Offer,
     Passenger,
     Payment,
@@ -48,22 +53,23 @@ from airline_core.booking.model import (
     SeatAssignment,
     SeatState,
 )
-from airline_core.catalog.model import Cabin
+from airline_core.catalog.model import Cabin, Flight
 from airline_core.errors import (
     FieldError,
-    HoldLimitReached,
     InvalidTransition,
     NotFound,
     PaymentInProgress,
     SeatUnavailable,
 )
+from airline_core.idempotency import KeptKey, KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
-from airline_runtime.db.catalog import _instant
+from airline_runtime.db.catalog import _FLIGHT_ROWS, _flight, _instant
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
+from airline_runtime.db.tables import idempotency_keys as keys
 
 __all__ = [
     "SQLAlchemyBookingStore",
@@ -240,8 +246,10 @@ def _booking(row: Any) -> Booking:
 
 
 @cache
-def _held_seats(dialect: str) -> Any:
-    """The seats a user's unexpired holds take, reading the user's row with a lock (MySQL)."""
+def _hold_context(dialect: str) -> Any:
+    """The first statement of a hold: the user's row, locked on MySQL (so that two holds of
+    one user queue and neither slips past the hold limit), the seats its unexpired holds take,
+    the offer, and the request's idempotency key, if stored."""
     held = (
         select(func.coalesce(func.sum(bookings.c.seat_count), 0))
         .where(
@@ -251,8 +259,68 @@ def _held_seats(dialect: str) -> Any:
         )
         .scalar_subquery()
     )
-    query = select(held.label("held")).where(users.c.id == bindparam("user_id"))
+    query = (
+        select(
+            users.c.id.label("user_row"),
+            held.label("held"),
+            *(column for column in offers.c),
+            keys.c.fingerprint,
+            keys.c.expires_at.label("key_expires_at"),
+            keys.c.lease_until,
+            keys.c.status,
+            keys.c.media_type,
+            keys.c.body,
+        )
+        .select_from(
+            users.outerjoin(offers, offers.c.id == bindparam("offer")).outerjoin(
+                keys, (keys.c.user_id == users.c.id) & (keys.c.key == bindparam("key"))
+            )
+        )
+        .where(users.c.id == bindparam("user"))
+    )
     return query.with_for_update() if dialect == "mysql" else query
+
+
+def _kept(row: Any) -> KeptKey | None:
+    if row.fingerprint is None:
+        return None
+    answer = (
+        None if row.status is None else StoredAnswer(row.status, row.media_type, row.body.encode())
+    )
+    return KeptKey(row.fingerprint, row.key_expires_at, row.lease_until, answer)
+
+
+_FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
+_TAKEN_ON = text(
+    "SELECT flight_id, seat, state, hold_expires_at FROM seats"
+    " WHERE flight_id IN :flights AND state <> 'available'"
+).bindparams(bindparam("flights", expanding=True))
+_INSERT_KEY = insert(keys)
+_REPLACE_KEY = (
+    update(keys)
+    .where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key_"))
+    .values(
+        fingerprint=bindparam("fingerprint"),
+        expires_at=bindparam("expires_at"),
+        lease_until=bindparam("lease_until"),
+        status=bindparam("status"),
+        media_type=bindparam("media_type"),
+        body=bindparam("body"),
+    )
+)
+
+
+def _taken_seats(
+    rows: Sequence[tuple[str, str, str, Any]], now: datetime
+) -> dict[str, dict[str, SeatState]]:
+    """Taken seats per flight from untyped rows, leaving out holds whose deadline passed."""
+    states = {_HELD: SeatState.HELD, SeatState.SOLD.value: SeatState.SOLD}
+    taken: dict[str, dict[str, SeatState]] = {}
+    for flight_id, seat, state, until in rows:
+        if state == _HELD and until is not None and _instant(until) <= now:
+            continue
+        taken.setdefault(flight_id, {})[seat] = states[state]
+    return taken
 
 
 def _claim(*, expired: bool) -> Any:
@@ -315,25 +383,83 @@ _RELEASE_SEATS = (
 class SQLAlchemyBookingStore:
     db: Database
 
-    async def hold(self, booking: Booking, *, max_held_seats: int, now: datetime) -> None:
-        held_seats = _held_seats(self.db.dialect)
+    async def hold(
+        self,
+        user_id: str,
+        offer_id: str,
+        now: datetime,
+        plan: Callable[[HoldContext], HoldPlan],
+        key: KeyedRequest[Booking] | None = None,
+    ) -> HoldPlan:
+        first = _hold_context(self.db.dialect)
+        parameters = {
+            "user": user_id,
+            "offer": offer_id,
+            "key": None if key is None else key.key,
+            "now": now,
+        }
 
-        async def work(connection: AsyncConnection) -> None:
-            held = (
-                await connection.execute(held_seats, {"user_id": booking.user_id, "now": now})
-            ).scalar()
-            if held is None:
-                raise NotFound(f"no user has id {booking.user_id}")
-            if held + booking.seat_count > max_held_seats:
-                raise HoldLimitReached(
-                    f"you hold {held} seats; one traveller may hold {max_held_seats} at once"
+        async def work(connection: AsyncConnection) -> HoldPlan:
+            row = (await connection.execute(first, parameters)).first()
+            if row is None:
+                raise NotFound(f"no user has id {user_id}")
+            offer = None if row.id is None else _offer(row)
+            found: list[Flight] = []
+            taken: dict[str, dict[str, SeatState]] = {}
+            if offer is not None:
+                ids = {"ids": list(offer.flight_ids)}
+                found = [_flight(r) for r in await connection.execute(_FLIGHTS_BY_ID, ids)]
+                if found:
+                    flight_ids = {"flights": [flight.id for flight in found]}
+                    rows = (await connection.execute(_TAKEN_ON, flight_ids)).all()
+                    taken = _taken_seats(rows, now)
+            kept = _kept(row)
+            decided = plan(
+                HoldContext(
+                    offer=offer,
+                    flights=found,
+                    taken=taken,
+                    held_seats=int(row.held),
+                    kept=kept,
                 )
+            )
+            booking = decided.booking
+            if booking is None:
+                return decided
             with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
                 await connection.execute(_INSERT_BOOKING, _booking_values(booking))
+            if key is not None and decided.answer is not None:
+                await self._keep(connection, key, decided.answer, now, replace=kept is not None)
             for flight_id in sorted(set(booking.flight_ids)):
                 await self._claim(connection, booking, flight_id, now)
+            return decided
 
-        await self.db.write(work)
+        return await self.db.write(work)
+
+    @staticmethod
+    async def _keep(
+        connection: AsyncConnection,
+        key: KeyedRequest[Booking],
+        answer: StoredAnswer,
+        now: datetime,
+        *,
+        replace: bool,
+    ) -> None:
+        values = {
+            "fingerprint": key.fingerprint,
+            "expires_at": key.expires_at,
+            "lease_until": now,
+            "status": answer.status,
+            "media_type": answer.media_type,
+            "body": answer.body.decode(),
+        }
+        if replace:
+            await connection.execute(_REPLACE_KEY, {**values, "user": key.user_id, "key_": key.key})
+            return
+        with integrity_errors(duplicate="the idempotency key was stored meanwhile"):
+            await connection.execute(
+                _INSERT_KEY, {**values, "user_id": key.user_id, "key": key.key}
+            )
 
     async def _claim(
         self, connection: AsyncConnection, booking: Booking, flight_id: str, now: datetime

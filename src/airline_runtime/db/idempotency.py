@@ -106,6 +106,39 @@ class SQLAlchemyIdempotencyStore:
         }
         await self.db.execute(_COMPLETE, [values])
 
+    async def keep(
+        self,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        answer: StoredAnswer,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        values = {
+            "user_id": user_id,
+            "key": key,
+            "fingerprint": fingerprint,
+            "expires_at": expires_at,
+            "lease_until": now,
+            "status": answer.status,
+            "media_type": answer.media_type,
+            "body": answer.body.decode(),
+        }
+        try:
+            await self.db.execute(_INSERT, [values])
+        except IntegrityError as error:
+            if integrity_error_kind(error) != "duplicate":
+                raise
+            # Replace only a record that is no longer live; a live one's answer stands.
+            stale = keys.c.expires_at <= now
+            stale |= keys.c.status.is_(None) & (keys.c.lease_until <= now)
+            await self.db.execute(
+                update(keys)
+                .where(_the(user_id, key), stale)
+                .values({k: v for k, v in values.items() if k not in ("user_id", "key")})
+            )
+
     async def release(self, user_id: str, key: str) -> None:
         await self.db.execute(delete(keys).where(_the(user_id, key)))
 

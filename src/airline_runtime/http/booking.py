@@ -22,7 +22,12 @@ from msgspec import Meta, Struct
 from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
 from airline_core.booking.model import Payment, check_born_on
-from airline_core.idempotency import StoredAnswer, fingerprint
+from airline_core.idempotency import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    StoredAnswer,
+    fingerprint,
+)
 from airline_core.validation import Rules
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import principal_of, signed_in
@@ -346,6 +351,26 @@ _JSON = "application/json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+def _refusal(
+    request: Request[Any, Any, Any], error: AirlineError
+) -> tuple[Response[bytes], StoredAnswer]:
+    """The problem answer to ``error``, and the same as an answer to keep for a key."""
+    answer = core_error_response(request, error)
+    body = msgspec.json.encode(answer.content)
+    status_code = answer.status_code or 500
+    response = Response(
+        body, status_code=status_code, media_type=PROBLEM_JSON, headers=dict(answer.headers)
+    )
+    return response, StoredAnswer(status_code, PROBLEM_JSON, body)
+
+
+def _sent(answer: StoredAnswer, *, replayed: bool) -> Response[bytes]:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(
+        answer.body, status_code=answer.status, media_type=answer.media_type, headers=headers
+    )
+
+
 async def idempotent(
     request: Request[Any, Any, Any],
     airline: Airline,
@@ -360,29 +385,18 @@ async def idempotent(
     print_ = fingerprint(request.method, request.url.path, await request.body())
     kept = await idempotency.begin(principal.user_id, key, print_)
     if kept is not None:
-        return Response(
-            kept.body,
-            status_code=kept.status,
-            media_type=kept.media_type,
-            headers={"Idempotent-Replayed": "true"},
-        )
+        return _sent(kept, replayed=True)
     try:
         result = await work()
     except AirlineError as error:
-        answer = core_error_response(request, error)
-        body = msgspec.json.encode(answer.content)
-        status_code = answer.status_code or 500
+        refusal, answer = _refusal(request, error)
         if error.retryable:
             # Someone else's request was running, or a race was lost: sending the same
             # request again may succeed, so this answer is not the key's for good.
             await idempotency.abandon(principal.user_id, key)
         else:
-            await idempotency.complete(
-                principal.user_id, key, StoredAnswer(status_code, PROBLEM_JSON, body)
-            )
-        return Response(
-            body, status_code=status_code, media_type=PROBLEM_JSON, headers=dict(answer.headers)
-        )
+            await idempotency.complete(principal.user_id, key, answer)
+        return refusal
     except BaseException:
         with anyio.CancelScope(shield=True):
             await idempotency.abandon(principal.user_id, key)
@@ -432,19 +446,40 @@ class BookingController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[BookingCreate],
     ) -> Response[bytes]:
-        async def work() -> BookingResponse:
-            booking = await airline.hold(
-                _principal(request),
+        # The key's answer is kept in the hold's own transaction (Bookings.hold_once): no
+        # booking exists without it, and a retry that meets the first one running waits for it.
+        principal = _principal(request)
+        idempotency = airline.idempotency
+
+        def render(booking: Booking) -> StoredAnswer:
+            out = BookingResponse(data=booking_out(booking, airline.clock.now()))
+            return StoredAnswer(201, _JSON, msgspec.json.encode(out))
+
+        print_ = fingerprint(request.method, request.url.path, await request.body())
+        key = idempotency.request(
+            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render
+        )
+        try:
+            answer, replayed = await airline.hold_once(
+                principal,
                 data.offer_id,
                 passengers_in(data.passengers, airline.clock.now().date()),
                 [
                     SeatChoice(flight_id=s.flight_id, passenger=s.passenger, seat=s.seat)
                     for s in data.seats
                 ],
+                key,
             )
-            return BookingResponse(data=booking_out(booking, airline.clock.now()))
-
-        return await idempotent(request, airline, 201, work)
+        except (IdempotencyKeyInUse, IdempotencyKeyReused):
+            raise  # about the key, not the request: never its answer
+        except AirlineError as error:
+            refusal, kept = _refusal(request, error)
+            if not error.retryable:
+                # A refusal changed nothing: kept (outside the hold's rolled-back
+                # transaction) so that a retry gets it again.
+                await idempotency.keep(key, kept)
+            return refusal
+        return _sent(answer, replayed=replayed)
 
     @post(
         "/{reference:str}/payments",
