@@ -559,13 +559,7 @@ class MemoryPaymentStore:
             return False
         for row in rows:
             row.state, row.hold_expires_at = SeatState.SOLD, None
-        catalog.bookings[stored.id] = attrs.evolve(
-            stored,
-            status=BookingStatus.CONFIRMED,
-            total=payment.amount,
-            paying_until=None,
-            updated_at=now,
-        )
+        catalog.bookings[stored.id] = stored.confirmed_by(payment.amount, now)
         del catalog.paying[stored.id]
         catalog.payments[payment.id] = payment
         return True

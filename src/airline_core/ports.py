@@ -321,7 +321,8 @@ class PaymentStore(Protocol):
 
     async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
         """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
-        at ``payment.amount``; every seat it holds becomes sold; ``payment`` is stored. ``False``
+        at ``payment.amount`` (as :meth:`Booking.confirmed_by` makes it); every seat it holds
+        becomes sold; ``payment`` is stored. ``False``
         changes nothing: the lease was lost, a flight of the booking was cancelled, or a seat
         went to someone else after the deadline."""
 

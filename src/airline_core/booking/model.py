@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from airline_core.catalog.model import Cabin, cabin_named
 from airline_core.errors import InvalidRequest, InvalidTransition
@@ -253,6 +253,13 @@ class Booking:
 
     def seats_on(self, flight_id: str) -> list[SeatAssignment]:
         return [seat for seat in self.seats if seat.flight_id == flight_id]
+
+    def confirmed_by(self, amount: Money, now: datetime) -> Booking:
+        """The booking as a payment of ``amount`` confirms it at ``now``
+        (:meth:`~airline_core.ports.PaymentStore.confirm` stores exactly this)."""
+        return evolve(
+            self, status=BookingStatus.CONFIRMED, total=amount, paying_until=None, updated_at=now
+        )
 
 
 @frozen(kw_only=True)

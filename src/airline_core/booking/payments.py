@@ -133,9 +133,10 @@ class Payments:
             )
             await self.payments.start(payment, booking, now, lease_until)
             captured = await self._charge(payment, booking)
-        if not await self.payments.confirm(captured, booking, self.clock.now()):
+        confirmed_at = self.clock.now()
+        if not await self.payments.confirm(captured, booking, confirmed_at):
             await self._give_back(captured)
-        return await self.bookings.get(reference), captured
+        return booking.confirmed_by(captured.amount, confirmed_at), captured
 
     async def _give_back(self, captured: Payment) -> NoReturn:
         """Refund a capture whose booking could not be confirmed, and say why."""

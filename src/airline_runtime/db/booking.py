@@ -562,9 +562,31 @@ def _payment_values(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _update_payment(payment: Payment) -> Any:
-    """The statement storing how far ``payment`` got."""
-    return update(payments).where(payments.c.id == payment.id).values(_payment_values(payment))
+_PAYMENT_COLUMNS = (
+    "amount",
+    "currency",
+    "method",
+    "status",
+    "reference",
+    "failure_code",
+    "refunded",
+    "updated_at",
+)
+# Built once (a payment request runs each of these): the values are bound as ``v_<column>``.
+_UPDATE_PAYMENT = (
+    update(payments)
+    .where(payments.c.id == bindparam("payment"))
+    .values(
+        {name: bindparam(f"v_{name}", type_=payments.c[name].type) for name in _PAYMENT_COLUMNS}
+    )
+)
+_INSERT_PAYMENT = insert(payments)
+
+
+def _update_payment(payment: Payment) -> tuple[Any, dict[str, Any]]:
+    """The statement storing how far ``payment`` got, and its parameters."""
+    values = {f"v_{name}": value for name, value in _payment_values(payment).items()}
+    return _UPDATE_PAYMENT, {"payment": payment.id, **values}
 
 
 def _payment(row: Any) -> Payment:
@@ -593,11 +615,44 @@ _SELL_SEATS = (
 )
 
 
-def _cancelled_flight(booking: Booking) -> Any:
-    """Whether a flight of the booking is cancelled (a condition for the booking's row)."""
-    return exists().where(
-        flights.c.id.in_(sorted(set(booking.flight_ids))), flights.c.status == "cancelled"
+# Whether a flight of the booking (``flights``, expanding) is cancelled: a condition for the
+# booking's row.
+_CANCELLED_FLIGHT = exists().where(
+    flights.c.id.in_(bindparam("flights", expanding=True)), flights.c.status == "cancelled"
+)
+_LEASE = bookings.c.paying_until
+_TAKE_LEASE = (
+    update(bookings)
+    .where(
+        bookings.c.id == bindparam("booking"),
+        bookings.c.status == _HELD,
+        bookings.c.payment_required_by > bindparam("now"),
+        _LEASE.is_(None) | (bindparam("now") >= _LEASE),
+        ~_CANCELLED_FLIGHT,
     )
+    .values(
+        paying_id=bindparam("payment"),
+        paying_until=bindparam("lease_until", type_=_LEASE.type),
+    )
+)
+_CONFIRM = (
+    update(bookings)
+    .where(
+        bookings.c.id == bindparam("booking"),
+        bookings.c.status == _HELD,
+        bookings.c.paying_id == bindparam("payment"),
+        # A flight cancelled while the money was taken: not confirmed, refunded.
+        ~_CANCELLED_FLIGHT,
+    )
+    .values(
+        status=BookingStatus.CONFIRMED.value,
+        total=bindparam("amount", type_=Integer),
+        paying_id=None,
+        paying_until=None,
+        updated_at=bindparam("now", type_=bookings.c.updated_at.type),
+    )
+)
+_BOOKING_BY_ID = select(bookings).where(bookings.c.id == bindparam("booking"))
 
 
 @define
@@ -616,28 +671,18 @@ class SQLAlchemyPaymentStore:
         *,
         resume: bool = False,
     ) -> None:
-        lease = bookings.c.paying_until
-        take = (
-            update(bookings)
-            .where(
-                bookings.c.id == booking.id,
-                bookings.c.status == _HELD,
-                bookings.c.payment_required_by > now,
-                lease.is_(None) | (lease <= now),
-                ~_cancelled_flight(booking),
-            )
-            .values(paying_id=payment.id, paying_until=lease_until)
-        )
+        lease = {
+            "booking": booking.id,
+            "now": now,
+            "payment": payment.id,
+            "lease_until": lease_until,
+            "flights": sorted(set(booking.flight_ids)),
+        }
 
         async def work(connection: AsyncConnection) -> None:
-            if not (await connection.execute(take)).rowcount:
-                current = _booking(
-                    (
-                        await connection.execute(
-                            select(bookings).where(bookings.c.id == booking.id)
-                        )
-                    ).one()
-                )
+            if not (await connection.execute(_TAKE_LEASE, lease)).rowcount:
+                found = await connection.execute(_BOOKING_BY_ID, {"booking": booking.id})
+                current = _booking(found.one())
                 status = current.status_at(now)
                 if status is not BookingStatus.HELD:
                     raise InvalidTransition(f"a {status} booking cannot be paid")
@@ -646,18 +691,20 @@ class SQLAlchemyPaymentStore:
                 raise InvalidTransition("a flight of this booking was cancelled")
             if not resume:
                 await connection.execute(
-                    insert(payments).values(
-                        id=payment.id,
-                        booking_id=payment.booking_id,
-                        created_at=payment.created_at,
+                    _INSERT_PAYMENT,
+                    {
+                        "id": payment.id,
+                        "booking_id": payment.booking_id,
+                        "created_at": payment.created_at,
                         **_payment_values(payment),
-                    )
+                    },
                 )
 
         await self.db.write(work)
 
     async def record(self, payment: Payment) -> None:
-        await self.db.execute(_update_payment(payment))
+        statement, values = _update_payment(payment)
+        await self.db.execute(statement, [values])
 
     async def refunds_due(self, limit: int) -> Sequence[Payment]:
         query = (
@@ -670,7 +717,7 @@ class SQLAlchemyPaymentStore:
 
     async def finish(self, payment: Payment) -> None:
         async def work(connection: AsyncConnection) -> None:
-            await connection.execute(_update_payment(payment))
+            await connection.execute(*_update_payment(payment))
             await connection.execute(
                 update(bookings)
                 .where(bookings.c.id == payment.booking_id, bookings.c.paying_id == payment.id)
@@ -680,36 +727,26 @@ class SQLAlchemyPaymentStore:
         await self.db.write(work)
 
     async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
-        confirm = (
-            update(bookings)
-            .where(
-                bookings.c.id == booking.id,
-                bookings.c.status == _HELD,
-                bookings.c.paying_id == payment.id,
-                # A flight cancelled while the money was taken: not confirmed, refunded.
-                ~_cancelled_flight(booking),
-            )
-            .values(
-                status=BookingStatus.CONFIRMED.value,
-                total=payment.amount.minor_units,
-                paying_id=None,
-                paying_until=None,
-                updated_at=now,
-            )
-        )
+        confirm = {
+            "booking": booking.id,
+            "payment": payment.id,
+            "amount": payment.amount.minor_units,
+            "now": now,
+            "flights": sorted(set(booking.flight_ids)),
+        }
 
         class _Lost(Exception):
             """Roll the transaction back: a seat is no longer the booking's."""
 
         async def work(connection: AsyncConnection) -> None:
-            if not (await connection.execute(confirm)).rowcount:
+            if not (await connection.execute(_CONFIRM, confirm)).rowcount:
                 raise _Lost
             for flight_id in sorted(set(booking.flight_ids)):
                 values = {"flight": flight_id, "booking": booking.id}
                 sold = (await connection.execute(_SELL_SEATS, values)).rowcount
                 if sold != len(booking.seats_on(flight_id)):
                     raise _Lost
-            await connection.execute(_update_payment(payment))
+            await connection.execute(*_update_payment(payment))
 
         try:
             await self.db.write(work)
