@@ -3,7 +3,8 @@
 Requires: the project with its MySQL extra (`pip install -e '.[mysql]'`) and a MariaDB/MySQL
 server; `AIRLINE_BENCH_BOOKING_MYSQL_URL` names the database (default
 `mysql://root@127.0.0.1:3306/airline_bench_booking`; it is dropped and made afresh each run).
-To run: `python benchmarks/booking.py` (`--quick` for fewer, smaller rounds).
+To run: `python benchmarks/booking.py` (`--quick` for fewer, smaller rounds; `--only hot` or
+`--only spread` for one scenario).
 
 Scenarios, each with 64 clients at once and one uvicorn worker (`airline serve`'s app, rate
 limits off):
@@ -356,8 +357,9 @@ def _statements() -> dict[str, Any]:
         " f.origin JOIN airports b ON b.code = f.destination WHERE f.id IN (:flight)"
     )
     taken = text(
-        "SELECT flight_id, seat, state, hold_expires_at FROM seats WHERE flight_id IN (:flight)"
-        " AND state <> 'available'"
+        "SELECT flight_id, group_concat(seat) FROM seats WHERE flight_id IN (:flight)"
+        " AND (state = 'sold' OR (state = 'held' AND hold_expires_at > :now))"
+        " GROUP BY flight_id"
     )
     key = text(
         "INSERT INTO idempotency_keys (user_id, `key`, fingerprint, expires_at, lease_until,"
@@ -616,6 +618,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round each, smaller")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["hot", "spread"], help="run one scenario")
     arguments = parser.parse_args()
     rounds = 1 if arguments.quick else arguments.rounds
     try:
@@ -632,8 +635,10 @@ def main() -> None:
         "in transaction, per hold: 7 statements (+ COMMIT): context read, flights, taken seats,"
         " booking, idempotency answer, claim, seats left; see docs/booking.md"
     )
-    scenario("hot flight", hot_flights, SEATS if not arguments.quick else 300, rounds)
-    scenario("spread", spread, 30 if not arguments.quick else 10, rounds)
+    if arguments.only != "spread":
+        scenario("hot flight", hot_flights, SEATS if not arguments.quick else 300, rounds)
+    if arguments.only != "hot":
+        scenario("spread", spread, 30 if not arguments.quick else 10, rounds)
 
 
 if __name__ == "__main__":

@@ -410,7 +410,7 @@ class MemoryBookingStore:
         ]
         taken = {
             flight.id: {
-                label: row.state
+                label
                 for label, row in catalog.seat_rows.get(flight.id, {}).items()
                 if not row.free_at(now)
             }

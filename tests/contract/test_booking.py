@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from airline_core import (
     Airline,
@@ -411,3 +412,34 @@ async def test_search_and_offers_show_the_dynamic_price(stores: Stores) -> None:
     stores.clock.set(flight.departs_at - timedelta(days=10))
     [late] = (await airline.search(query)).items
     assert late.price.minor_units == (base * 115 * 115 + 5_000) // 10_000
+
+
+async def test_every_taken_seat_of_a_full_cabin_is_seen(stores: Stores) -> None:
+    # 990 economy seats, all sold but one: the hold reads every taken seat (as one list per
+    # flight on the SQL stores, which MySQL would cut at 1 KiB unless told otherwise) and so
+    # picks the last free one at the first try.
+    big = SeatLayout(
+        cabins=(CabinLayout(cabin=Cabin.ECONOMY, first_row=1, last_row=99, seats="ABC-DEFG-HJK"),)
+    )
+    airline = stores.airline
+    flight = await scheduled(stores, big)
+    ann = await customer(airline)
+    await airline.offer(ann.user_id, [flight.id], Cabin.ECONOMY, 1)  # makes the seat rows
+    last = "57G"
+    if stores.database is None:
+        catalog = stores.bookings.catalog  # type: ignore[attr-defined]
+        for label, row in catalog.seat_rows[flight.id].items():
+            row.state = SeatState.AVAILABLE if label == last else SeatState.SOLD
+        catalog.seats_left[(flight.id, Cabin.ECONOMY)] = 1
+    else:
+        async with stores.database.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE seats SET state = 'sold' WHERE flight_id = :f AND seat <> :s"),
+                {"f": flight.id, "s": last},
+            )
+            await connection.execute(
+                text("UPDATE flights SET seats_economy = 1 WHERE id = :f"), {"f": flight.id}
+            )
+    offer = await airline.offer(ann.user_id, [flight.id], Cabin.ECONOMY, 1)
+    booking = await airline.hold(ann, offer.id, party(1))
+    assert [seat.seat for seat in booking.seats] == [last]

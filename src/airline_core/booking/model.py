@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -271,8 +272,9 @@ class HoldContext:
     offer: Offer | None
     #: The offer's flights that exist, in the offer's order.
     flights: Sequence[Flight]
-    #: Per flight id: its seats that are not free at the hold's instant, and their state.
-    taken: Mapping[str, Mapping[str, SeatState]]
+    #: Per flight id: the labels of its seats that are not free at the hold's instant (sold,
+    #: or held by a hold whose deadline has not passed).
+    taken: Mapping[str, AbstractSet[str]]
     #: Seats the user's unexpired holds take; no other hold of the user is stored before this
     #: one is written or dropped.
     held_seats: int

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 
 import anyio
@@ -34,7 +35,6 @@ from airline_core.booking.model import (
     Passenger,
     SeatAssignment,
     SeatChoice,
-    SeatState,
     check_transition,
     new_locator,
 )
@@ -507,13 +507,13 @@ class Bookings:
         layouts: dict[str, CabinLayout],
         choices: Sequence[SeatChoice],
         chosen: dict[tuple[str, int], str],
-        taken_on: Mapping[str, Mapping[str, SeatState]],
+        taken_on: Mapping[str, AbstractSet[str]],
     ) -> list[SeatAssignment]:
         """Seats for everyone: the chosen ones, and free ones picked for the rest."""
         assignments: list[SeatAssignment] = []
         for flight in flights:
             layout = layouts[flight.id]
-            taken = taken_on.get(flight.id, {})
+            taken = taken_on.get(flight.id, frozenset())
             mine = {p: seat for (f, p), seat in chosen.items() if f == flight.id}
             named = _chosen_and_taken(
                 choices, {f"{flight.id}.{seat}" for seat in mine.values() if seat in taken}
@@ -521,7 +521,7 @@ class Bookings:
             if named:
                 raise named
             rest = [p for p in range(offer.passengers) if p not in mine]
-            free = layout.label_set - taken.keys() - set(mine.values())
+            free = layout.label_set - taken - set(mine.values())
             picked = choose_seats(layout, free, len(rest), near=list(mine.values()))
             if picked is None:
                 raise SeatUnavailable(

@@ -291,10 +291,17 @@ def _kept(row: Any) -> KeptKey | None:
 
 
 _FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
+# A hold reads the seats taken on its flights, up to a cabin's worth: as one list per flight
+# (group_concat, on MySQL/MariaDB and SQLite alike; labels have no commas), not a row per seat,
+# with expired holds left out by the database. On the hot flight of the booking benchmark,
+# reading a row per seat and checking its deadline in Python took a quarter of a hold's time.
 _TAKEN_ON = text(
-    "SELECT flight_id, seat, state, hold_expires_at FROM seats"
-    " WHERE flight_id IN :flights AND state <> 'available'"
-).bindparams(bindparam("flights", expanding=True))
+    "SELECT flight_id, group_concat(seat) FROM seats WHERE flight_id IN :flights"
+    " AND (state = 'sold' OR (state = 'held' AND hold_expires_at > :now)) GROUP BY flight_id"
+).bindparams(
+    bindparam("flights", expanding=True),
+    bindparam("now", type_=seats.c.hold_expires_at.type),
+)
 _INSERT_KEY = insert(keys)
 _REPLACE_KEY = (
     update(keys)
@@ -308,19 +315,6 @@ _REPLACE_KEY = (
         body=bindparam("body"),
     )
 )
-
-
-def _taken_seats(
-    rows: Sequence[tuple[str, str, str, Any]], now: datetime
-) -> dict[str, dict[str, SeatState]]:
-    """Taken seats per flight from untyped rows, leaving out holds whose deadline passed."""
-    states = {_HELD: SeatState.HELD, SeatState.SOLD.value: SeatState.SOLD}
-    taken: dict[str, dict[str, SeatState]] = {}
-    for flight_id, seat, state, until in rows:
-        if state == _HELD and until is not None and _instant(until) <= now:
-            continue
-        taken.setdefault(flight_id, {})[seat] = states[state]
-    return taken
 
 
 def _claim(*, expired: bool) -> Any:
@@ -405,14 +399,16 @@ class SQLAlchemyBookingStore:
                 raise NotFound(f"no user has id {user_id}")
             offer = None if row.id is None else _offer(row)
             found: list[Flight] = []
-            taken: dict[str, dict[str, SeatState]] = {}
+            taken: dict[str, set[str]] = {}
             if offer is not None:
                 ids = {"ids": list(offer.flight_ids)}
                 found = [_flight(r) for r in await connection.execute(_FLIGHTS_BY_ID, ids)]
                 if found:
-                    flight_ids = {"flights": [flight.id for flight in found]}
-                    rows = (await connection.execute(_TAKEN_ON, flight_ids)).all()
-                    taken = _taken_seats(rows, now)
+                    on = {"flights": [flight.id for flight in found], "now": now}
+                    taken = {
+                        flight_id: set(labels.split(","))
+                        for flight_id, labels in await connection.execute(_TAKEN_ON, on)
+                    }
             kept = _kept(row)
             decided = plan(
                 HoldContext(

@@ -178,11 +178,20 @@ def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Dat
             pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "reset", _reset_on_return)
+        event.listen(engine.sync_engine, "connect", _on_mysql_connect)
     writer = engine.execution_options(airline_write=True)
     return Database(engine, writer)
 
 
 _CLEAN = "airline_committed"
+
+
+def _on_mysql_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # A hold reads a flight's taken seats as one group_concat list; MySQL cuts such lists at
+    # 1,024 bytes unless told otherwise (MariaDB allows 1 MiB).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION group_concat_max_len = 1048576")
+    cursor.close()
 
 
 def _reset_on_return(
