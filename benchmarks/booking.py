@@ -381,25 +381,52 @@ def _statements() -> dict[str, Any]:
         "UPDATE flights SET seats_economy = seats_economy - 1 WHERE id = :flight"
         " AND status <> 'cancelled'"
     )
+    # A payment (SQLAlchemyPaymentStore.begin, record, confirm): the booking locked with the
+    # key's record, the key stored as running, the lease, the pending payment; the capture
+    # written down; then the confirmation, the seats sold, the payment, the key's answer.
+    paying = text(
+        "SELECT b.*, k.fingerprint, k.expires_at, k.lease_until, k.status, k.media_type, k.body"
+        " FROM bookings b LEFT OUTER JOIN idempotency_keys k ON k.user_id = :user"
+        " AND k.`key` = :pkey WHERE b.reference = :ref FOR UPDATE"
+    )
+    running = text(
+        "INSERT INTO idempotency_keys (user_id, `key`, fingerprint, expires_at, lease_until)"
+        " VALUES (:user, :pkey, :print, :until, :until)"
+    )
     lease = text(
         "UPDATE bookings SET paying_id = :pay, paying_until = :until WHERE id = :id"
         " AND status = 'held' AND payment_required_by > :now"
-        " AND (paying_until IS NULL OR paying_until <= :now)"
+        " AND (paying_until IS NULL OR paying_until <= :now) AND NOT (EXISTS (SELECT 1 FROM"
+        " flights WHERE flights.id IN (:flight) AND flights.status = 'cancelled'))"
     )
     pay = text(
         "INSERT INTO payments (id, booking_id, amount, currency, method, status, created_at,"
         " updated_at) VALUES (:pay, :id, 25000, 'GBP', 'pm_card_visa', 'pending', :now, :now)"
     )
     confirm = text(
-        "UPDATE bookings SET status = 'confirmed', paying_id = NULL, paying_until = NULL"
-        " WHERE id = :id AND status = 'held' AND paying_id = :pay"
+        "UPDATE bookings SET status = 'confirmed', total = 25000, paying_id = NULL,"
+        " paying_until = NULL, updated_at = :now WHERE id = :id AND status = 'held'"
+        " AND paying_id = :pay AND NOT (EXISTS (SELECT 1 FROM flights WHERE flights.id IN"
+        " (:flight) AND flights.status = 'cancelled'))"
     )
     sell = text(
         "UPDATE seats SET state = 'sold', hold_expires_at = NULL WHERE flight_id = :flight"
         " AND booking_id = :id AND state = 'held'"
     )
-    captured = text("UPDATE payments SET status = 'captured', reference = 'pi_x' WHERE id = :pay")
+    captured = text(
+        "UPDATE payments SET amount = 25000, currency = 'GBP', method = 'pm_card_visa',"
+        " status = 'captured', reference = 'pi_x', failure_code = NULL, refunded = NULL,"
+        " updated_at = :now WHERE id = :pay"
+    )
+    answered = text(
+        "UPDATE idempotency_keys SET fingerprint = :print, expires_at = :until, lease_until ="
+        " :now, status = 201, media_type = 'application/json', body = :answer"
+        " WHERE user_id = :user AND `key` = :pkey"
+    )
     return {
+        "paying": paying,
+        "running": running,
+        "answered": answered,
         "lock": lock,
         "flight": flight,
         "taken": taken,
@@ -449,23 +476,25 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
         pool_size=20,
         max_overflow=20,
         isolation_level="READ COMMITTED",
+        # Every transaction here ends in COMMIT: no ROLLBACK when a connection goes back (the
+        # real app skips it after a committed write too).
+        pool_reset_on_return=None,
     )
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     until = now + timedelta(minutes=30)
     sql = _statements()
+    # The three transactions of a payment, as SQLAlchemyPaymentStore sends them.
+    paying = [
+        ["paying", "running", "lease", "pay"],
+        ["captured"],
+        ["confirm", "sell", "captured", "answered"],
+    ]
     hold_reads = [sql["lock"], sql["flight"], sql["taken"]]
     # About as long as a real hold's answer, which the key keeps.
     answer = json.dumps({"data": {"reference": "X" * 6, "padding": "x" * 900}})
-    lease, pay, confirm, sell, captured = (
-        sql["lease"],
-        sql["pay"],
-        sql["confirm"],
-        sql["sell"],
-        sql["captured"],
-    )
     tag = uuid.uuid4().hex[:8]
     queue = list(range(len(items)))[::-1]
-    booked: list[tuple[str, str]] = []
+    booked: list[dict[str, Any]] = []
     oversold = 0
 
     async def hold_worker() -> None:
@@ -487,20 +516,19 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
                 if (await connection.execute(sql["claim"], values)).rowcount != 1:
                     oversold += 1
                 await connection.execute(sql["take"], values)
-            booked.append((values["id"], item["flight"]))
+            booked.append(values)
 
     async def pay_worker() -> None:
         while booked:
-            booking_id, flight = booked.pop()
-            values = {"id": booking_id, "pay": new_id(), "flight": flight, "now": now,
+            values = booked.pop()
+            values = {**values, "pay": new_id(), "pkey": f"pay-{values['key']}",
                       "until": now + timedelta(minutes=2)}  # fmt: skip
-            async with engine.begin() as connection:
-                await connection.execute(lease, values)
-                await connection.execute(pay, values)
-            async with engine.begin() as connection:
-                await connection.execute(confirm, values)
-                await connection.execute(sell, values)
-                await connection.execute(captured, values)
+            for transaction in paying:
+                async with engine.begin() as connection:
+                    for name in transaction:
+                        result = await connection.execute(sql[name], values)
+                        if result.returns_rows:
+                            result.all()
 
     await _raw_users(engine, tag, len(items), now)
     started = time.perf_counter()

@@ -258,7 +258,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             inventory=MemoryInventoryStore(catalog),
             offers=offers,
             bookings=MemoryBookingStore(catalog, users, offers, keys),
-            payments=MemoryPaymentStore(catalog),
+            payments=MemoryPaymentStore(catalog, keys),
             idempotency_keys=keys,
             clock=FakeClock(TEST_NOW),
         )

@@ -157,6 +157,22 @@ class Airline:
             principal, reference, amount, payment_method, accept_new_total=accept_new_total
         )
 
+    async def pay_once(
+        self,
+        principal: Principal,
+        reference: str,
+        amount: Money,
+        payment_method: str,
+        key: KeyedRequest[tuple[Booking, Payment]],
+        *,
+        accept_new_total: bool = False,
+    ) -> tuple[StoredAnswer, bool]:
+        """:meth:`pay` once per idempotency key: its answer and whether it is a replay
+        (:meth:`Payments.pay_once`; make ``key`` with :meth:`Idempotency.request`)."""
+        return await self.payments.pay_once(
+            principal, reference, amount, payment_method, key, accept_new_total=accept_new_total
+        )
+
     async def itinerary(self, reference: str, principal: Principal) -> BookingView:
         """A booking with its flights and payments, in one answer (the itinerary view)."""
         booking = await self.bookings.get(reference, principal)
@@ -213,6 +229,7 @@ class Airline:
         unless ``pricing`` says otherwise; payments go to the built-in
         :class:`TestPaymentGateway` unless ``payment_gateway`` is given."""
         clock = clock or SystemClock()
+        idempotency = Idempotency(idempotency_keys, clock)
         pricing = pricing or DynamicPricing()
         connections = connections or ConnectionRules()
         booking_rules = booking_rules or BookingRules()
@@ -225,6 +242,7 @@ class Airline:
             pricing,
             clock,
             rules=booking_rules,
+            idempotency=idempotency,
         )
         booking_use_cases = Bookings(
             bookings,
@@ -232,6 +250,7 @@ class Airline:
             clock,
             rules=booking_rules,
             payments=payment_use_cases,
+            idempotency=idempotency,
         )
         return cls(
             cities=Cities(cities),
@@ -257,7 +276,7 @@ class Airline:
             ),
             bookings=booking_use_cases,
             payments=payment_use_cases,
-            idempotency=Idempotency(idempotency_keys, clock),
+            idempotency=idempotency,
             clock=clock,
         )
 
@@ -292,7 +311,7 @@ class Airline:
             inventory=MemoryInventoryStore(catalog),
             offers=offers,
             bookings=MemoryBookingStore(catalog, users, offers, keys),
-            payments=MemoryPaymentStore(catalog),
+            payments=MemoryPaymentStore(catalog, keys),
             idempotency_keys=keys,
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),

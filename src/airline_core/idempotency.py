@@ -113,6 +113,11 @@ class KeyedRequest(Generic[T]):
     fingerprint: str
     expires_at: datetime
     render: Callable[[T], StoredAnswer]
+    #: Until when a request that stores the key before its effect (a payment) holds it.
+    lease_until: datetime
+    #: The answer to keep for a refusal (an :class:`~airline_core.errors.AirlineError`); the
+    #: use case keeps it unless the error is retryable or a 5xx.
+    refusal: Callable[[AirlineError], StoredAnswer] | None = None
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -150,15 +155,46 @@ class Idempotency:
         return key
 
     def request(
-        self, user_id: str, key: str | None, print_: str, render: Callable[[T], StoredAnswer]
+        self,
+        user_id: str,
+        key: str | None,
+        print_: str,
+        render: Callable[[T], StoredAnswer],
+        refusal: Callable[[AirlineError], StoredAnswer] | None = None,
     ) -> KeyedRequest[T]:
         """A :class:`KeyedRequest` for ``key``, kept for :attr:`retention` from now.
 
         :raises IdempotencyKeyMissing: no key. :raises InvalidRequest: a malformed one.
         """
+        now = self.clock.now()
         return KeyedRequest(
-            user_id, self.check_key(key), print_, self.clock.now() + self.retention, render
+            user_id,
+            self.check_key(key),
+            print_,
+            now + self.retention,
+            render,
+            now + self.lease,
+            refusal,
         )
+
+    async def refused(self, request: KeyedRequest[T], error: AirlineError) -> None:
+        """Keep the answer to a refusal that changed nothing (none was stored for the key),
+        unless trying again may succeed: a retryable error, a 5xx, or an error about the key
+        itself."""
+        if request.refusal is None or error.retryable:
+            return
+        if isinstance(error, IdempotencyKeyInUse | IdempotencyKeyReused):
+            return
+        await self.keep(request, request.refusal(error))
+
+    async def settle(self, request: KeyedRequest[T], error: AirlineError) -> None:
+        """The answer for a key stored as running (a payment past its first transaction) that
+        ended in ``error``: kept, or the key let go when trying again may succeed."""
+        answer = None if request.refusal is None else request.refusal(error)
+        if answer is None or error.retryable or answer.status >= 500:
+            await self.store.release(request.user_id, request.key)
+        else:
+            await self.store.complete(request.user_id, request.key, answer)
 
     @staticmethod
     def replay(kept: KeptKey | None, print_: str, now: datetime) -> StoredAnswer | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 from attrs import define, field
@@ -21,6 +22,8 @@ from airline_core.booking.model import (
     HoldPlan,
     Offer,
     Payment,
+    PaymentContext,
+    PaymentPlan,
     SeatState,
 )
 from airline_core.catalog.filters import (
@@ -505,6 +508,41 @@ class MemoryBookingStore:
 @define
 class MemoryPaymentStore:
     catalog: MemoryCatalog = field(factory=MemoryCatalog)
+    keys: MemoryIdempotencyStore = field(factory=lambda: MemoryIdempotencyStore())  # noqa: PLW0108 - defined below
+
+    async def begin(
+        self,
+        reference: str,
+        now: datetime,
+        plan: Callable[[PaymentContext], PaymentPlan],
+        key: KeyedRequest[Any] | None = None,
+    ) -> PaymentPlan:
+        catalog = self.catalog
+        booking = next((b for b in catalog.bookings.values() if b.reference == reference), None)
+        record = None if key is None else self.keys.keys.get((key.user_id, key.key))
+        kept = (
+            None
+            if record is None
+            else KeptKey(record.fingerprint, record.expires_at, record.lease_until, record.answer)
+        )
+        earlier = (
+            sorted(
+                (p for p in catalog.payments.values() if p.booking_id == booking.id),
+                key=lambda p: p.id,
+            )
+            if booking is not None and booking.paying_until is not None
+            else []
+        )
+        decided = plan(PaymentContext(booking=booking, kept=kept, payments=earlier))
+        payment, leased = decided.payment, decided.booking
+        if payment is None or leased is None or decided.lease_until is None:
+            return decided
+        self._lease(payment, leased, now, decided.lease_until, resume=decided.resume)
+        if key is not None:
+            self.keys.keys[(key.user_id, key.key)] = _KeyRecord(
+                key.fingerprint, key.expires_at, key.lease_until
+            )
+        return decided
 
     async def start(
         self,
@@ -514,6 +552,17 @@ class MemoryPaymentStore:
         lease_until: datetime,
         *,
         resume: bool = False,
+    ) -> None:
+        self._lease(payment, booking, now, lease_until, resume=resume)
+
+    def _lease(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        resume: bool,
     ) -> None:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
@@ -543,7 +592,15 @@ class MemoryPaymentStore:
             stored = catalog.bookings[payment.booking_id]
             catalog.bookings[stored.id] = attrs.evolve(stored, paying_until=None)
 
-    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+    async def confirm(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        *,
+        key: KeyedRequest[Any] | None = None,
+        answer: StoredAnswer | None = None,
+    ) -> bool:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
         if stored.status is not BookingStatus.HELD or catalog.paying.get(stored.id) != payment.id:
@@ -562,6 +619,8 @@ class MemoryPaymentStore:
         catalog.bookings[stored.id] = stored.confirmed_by(payment.amount, now)
         del catalog.paying[stored.id]
         catalog.payments[payment.id] = payment
+        if key is not None and answer is not None:
+            await self.keys.complete(key.user_id, key.key, answer)
         return True
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
 from airline_core.catalog.model import Airplane, Airport, City, Flight
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
         HoldPlan,
         Offer,
         Payment,
+        PaymentContext,
+        PaymentPlan,
         SeatState,
     )
     from airline_core.catalog.model import Cabin
@@ -309,6 +311,25 @@ class PaymentStore(Protocol):
             flight of it was cancelled.
         """
 
+    async def begin(
+        self,
+        reference: str,
+        now: datetime,
+        plan: Callable[[PaymentContext], PaymentPlan],
+        key: KeyedRequest[Any] | None = None,
+    ) -> PaymentPlan:
+        """Start paying in one transaction: read the :class:`PaymentContext` of the booking
+        ``reference`` (its row locked against other payments where the database can, ``key``'s
+        stored record when given), ask ``plan`` (no I/O; it may run again if the database asks
+        for a retry), and start its payment as :meth:`start` does; with ``key``, store the key
+        as running until ``key.lease_until`` (replacing a record ``plan`` ran past). A plan
+        without a payment writes nothing. Returns the plan.
+
+        :raises PaymentInProgress: another payment's lease on the booking runs.
+        :raises InvalidTransition: the booking is no longer held, its deadline passed, or a
+            flight of it was cancelled.
+        """
+
     async def record(self, payment: Payment) -> None:
         """Store how far the payment got (its provider reference, a capture), keeping its
         lease: written before the next provider call, so a crash never hides a charge."""
@@ -319,12 +340,20 @@ class PaymentStore(Protocol):
     async def refunds_due(self, limit: int) -> Sequence[Payment]:
         """Up to ``limit`` payments whose refund failed and is owed (``refund_pending``)."""
 
-    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+    async def confirm(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        *,
+        key: KeyedRequest[Any] | None = None,
+        answer: StoredAnswer | None = None,
+    ) -> bool:
         """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
         at ``payment.amount`` (as :meth:`Booking.confirmed_by` makes it); every seat it holds
-        becomes sold; ``payment`` is stored. ``False``
-        changes nothing: the lease was lost, a flight of the booking was cancelled, or a seat
-        went to someone else after the deadline."""
+        becomes sold; ``payment`` is stored; with ``key``, ``answer`` is kept as its answer.
+        ``False`` changes nothing: the lease was lost, a flight of the booking was cancelled,
+        or a seat went to someone else after the deadline."""
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:
         """The booking's payments, oldest first."""

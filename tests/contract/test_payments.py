@@ -302,14 +302,14 @@ class _FailingConfirm:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def confirm(self, *args: Any) -> bool:
+    async def confirm(self, *args: Any, **keywords: Any) -> bool:
         if not self.done:
             self.done = True
             if self.raises:
                 raise Unavailable("the database went away")
             if self.before is not None:
                 await self.before()
-        return bool(await self.inner.confirm(*args))
+        return bool(await self.inner.confirm(*args, **keywords))
 
 
 class _RefundsFail:

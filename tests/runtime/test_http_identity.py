@@ -57,7 +57,7 @@ def airline() -> Airline:
         inventory=MemoryInventoryStore(catalog),
         offers=offers,
         bookings=MemoryBookingStore(catalog, None, offers, keys),
-        payments=MemoryPaymentStore(catalog),
+        payments=MemoryPaymentStore(catalog, keys),
         idempotency_keys=keys,
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,

@@ -40,6 +40,8 @@ __all__ = [
     "Offer",
     "Passenger",
     "Payment",
+    "PaymentContext",
+    "PaymentPlan",
     "PaymentStatus",
     "SeatAssignment",
     "SeatChoice",
@@ -280,6 +282,33 @@ class HoldContext:
     held_seats: int
     #: The request's idempotency key as stored, if it is.
     kept: KeptKey | None = None
+
+
+@frozen(kw_only=True)
+class PaymentContext:
+    """What starting a payment decides on, read in its first transaction
+    (:meth:`~airline_core.ports.PaymentStore.begin`)."""
+
+    #: The booking, or ``None`` when none has the reference.
+    booking: Booking | None
+    #: The request's idempotency key as stored, if it is.
+    kept: KeptKey | None = None
+    #: The booking's payments, oldest first, when a lease was left on it (a payment that never
+    #: finished); empty otherwise.
+    payments: Sequence[Payment] = ()
+
+
+@frozen(kw_only=True)
+class PaymentPlan:
+    """What starting a payment decided: lease ``booking`` to ``payment`` until
+    ``lease_until`` (a new pending payment, or with ``resume`` one already stored and
+    captured), or, with no payment, send the key's kept ``answer`` again."""
+
+    booking: Booking | None = None
+    payment: Payment | None = None
+    lease_until: datetime | None = None
+    resume: bool = False
+    answer: StoredAnswer | None = None
 
 
 @frozen(kw_only=True)

@@ -2,29 +2,35 @@
 
 :meth:`Payments.pay` never calls the provider inside a database transaction:
 
-1. check the booking is held and the amount is its total (repriced, once the price guarantee
-   has ended, and then only if the client accepts a new total);
-2. store the payment as ``pending`` and lease the booking to it (one transaction): a second
-   payment of the same booking meanwhile answers 409, and the expiry sweep waits;
-3. authorize and capture with the provider, keyed by the payment's id so that a retry never
-   charges twice; a decline or an unreachable provider ends the payment ``failed`` and leaves
-   the booking held, its seats untouched;
-4. confirm (one transaction): the booking ``confirmed``, its seats ``sold``, the payment
-   ``captured``. If the hold lapsed meanwhile and a seat went to someone else, the capture is
-   refunded and the answer says so.
+1. one transaction (:meth:`~airline_core.ports.PaymentStore.begin`): read the booking (and the
+   idempotency key), check it is held and the amount is its total (repriced, once the price
+   guarantee has ended, and then only if the client accepts a new total), store the payment
+   as ``pending`` and lease the booking to it (and the key as running): a second payment of
+   the same booking meanwhile answers 409, and the expiry sweep waits;
+2. authorize and capture with the provider, keyed by the payment's id so that a retry never
+   charges twice, and write the capture down before anything else; a decline or an
+   unreachable provider ends the payment ``failed`` and leaves the booking held, its seats
+   untouched;
+3. confirm (one transaction): the booking ``confirmed``, its seats ``sold``, the payment
+   ``captured``, the key's answer kept. If the hold lapsed meanwhile and a seat went to
+   someone else, the capture is refunded and the answer says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import NoReturn
 
-from attrs import define, field
+import anyio
+from attrs import define, field, frozen
 
 from airline_core.booking.model import (
     Booking,
     BookingStatus,
     Payment,
+    PaymentContext,
+    PaymentPlan,
     PaymentStatus,
 )
 from airline_core.booking.rules import BookingRules
@@ -32,9 +38,11 @@ from airline_core.errors import (
     AirlineError,
     InvalidRequest,
     InvalidTransition,
+    NotFound,
     PaymentDeclined,
     PriceChanged,
 )
+from airline_core.idempotency import Idempotency, KeyedRequest, StoredAnswer
 from airline_core.identity.model import Principal, reveal_to
 from airline_core.ids import new_id
 from airline_core.money import Money
@@ -52,6 +60,21 @@ from airline_core.search.legs import Leg
 __all__ = ["Payments"]
 
 
+class _PriceNeeded(Exception):
+    """The price guarantee ended: the plan needs the current total, read outside."""
+
+    def __init__(self, booking: Booking) -> None:
+        super().__init__(booking.reference)
+        self.booking = booking
+
+
+@frozen(kw_only=True)
+class _Paid:
+    booking: Booking | None = None
+    payment: Payment | None = None
+    answer: StoredAnswer | None = None
+
+
 @define
 class Payments:
     """Paying held bookings, and refunds."""
@@ -64,6 +87,8 @@ class Payments:
     pricing: Pricing
     clock: Clock
     rules: BookingRules = field(factory=BookingRules)
+    #: Keeps the answers of keyed payments' refusals and failures (set by the facade).
+    idempotency: Idempotency | None = None
 
     async def pay(
         self,
@@ -85,15 +110,114 @@ class Payments:
         :raises PaymentDeclined: the provider declined; the booking stays held.
         :raises PaymentGatewayUnavailable: the provider failed; nothing was charged.
         """
-        booking = await self.bookings.get(reference)
-        reveal_to(principal, booking.user_id, "booking")
+        paid = await self._pay(principal, reference, amount, method, accept_new_total, None)
+        assert paid.booking is not None  # noqa: S101 - an unkeyed payment never replays
+        assert paid.payment is not None  # noqa: S101
+        return paid.booking, paid.payment
+
+    async def pay_once(
+        self,
+        principal: Principal,
+        reference: str,
+        amount: Money,
+        method: str,
+        key: KeyedRequest[tuple[Booking, Payment]],
+        *,
+        accept_new_total: bool = False,
+    ) -> tuple[StoredAnswer, bool]:
+        """:meth:`pay` once per idempotency key: the key's answer and whether it is a replay.
+
+        The key is stored as running in the payment's first transaction (a retry meanwhile
+        is :class:`~airline_core.idempotency.IdempotencyKeyInUse`) and its answer in the
+        confirmation's; a refusal's answer (``key.refusal``) is kept too, unless trying again
+        may succeed.
+
+        :raises IdempotencyKeyReused: the key was used for another request.
+        """
+        paid = await self._pay(principal, reference, amount, method, accept_new_total, key)
+        assert paid.answer is not None  # noqa: S101 - a keyed payment always answers
+        return paid.answer, paid.payment is None
+
+    async def _pay(
+        self,
+        principal: Principal,
+        reference: str,
+        amount: Money,
+        method: str,
+        accept_new_total: bool,
+        key: KeyedRequest[tuple[Booking, Payment]] | None,
+    ) -> _Paid:
         now = self.clock.now()
+        repriced: list[Money] = []
+
+        def plan(context: PaymentContext) -> PaymentPlan:
+            current = repriced[0] if repriced else None
+            return self._plan(
+                context, principal, amount, method, accept_new_total, key, now, current
+            )
+
+        try:
+            try:
+                planned = await self.payments.begin(reference, now, plan, key)
+            except _PriceNeeded as needed:
+                # Past the guarantee: the current total is read outside the transaction.
+                repriced.append(await self.current_total(needed.booking))
+                planned = await self.payments.begin(reference, now, plan, key)
+        except AirlineError as error:
+            if key is not None and self.idempotency is not None:
+                await self.idempotency.refused(key, error)
+            raise
+        if planned.payment is None:
+            return _Paid(answer=planned.answer)
+        booking, payment = planned.booking, planned.payment
+        assert booking is not None  # noqa: S101 - a plan with a payment has its booking
+        try:
+            captured = payment if planned.resume else await self._charge(payment, booking)
+            confirmed_at = self.clock.now()
+            confirmed = booking.confirmed_by(captured.amount, confirmed_at)
+            answer = None if key is None else key.render((confirmed, captured))
+            if not await self.payments.confirm(
+                captured, booking, confirmed_at, key=key, answer=answer
+            ):
+                await self._give_back(captured)
+        except AirlineError as error:
+            if key is not None and self.idempotency is not None:
+                await self.idempotency.settle(key, error)
+            raise
+        except BaseException:
+            if key is not None and self.idempotency is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.idempotency.abandon(key.user_id, key.key)
+            raise
+        return _Paid(booking=confirmed, payment=captured, answer=answer)
+
+    def _plan(
+        self,
+        context: PaymentContext,
+        principal: Principal,
+        amount: Money,
+        method: str,
+        accept_new_total: bool,
+        key: KeyedRequest[tuple[Booking, Payment]] | None,
+        now: datetime,
+        current: Money | None,
+    ) -> PaymentPlan:
+        """The payment's start, decided on what its first transaction read (no I/O)."""
+        if key is not None:
+            kept = Idempotency.replay(context.kept, key.fingerprint, now)
+            if kept is not None:
+                return PaymentPlan(answer=kept)
+        booking = context.booking
+        if booking is None:
+            raise NotFound("no booking with that reference")
+        reveal_to(principal, booking.user_id, "booking")
         status = booking.status_at(now)
         if status is not BookingStatus.HELD:
             raise InvalidTransition(f"a {status} booking cannot be paid")
         total = booking.total
         if now >= booking.price_guarantee_expires_at:
-            current = await self.current_total(booking)
+            if current is None:
+                raise _PriceNeeded(booking)
             if current != total and not accept_new_total:
                 raise PriceChanged(
                     f"the price guarantee ended and the total is now {current} (was {total});"
@@ -105,38 +229,23 @@ class Payments:
             raise InvalidRequest.for_field("amount", f"must be the total, {total}")
         lease_until = now + self.rules.payment_lease
         # A lease left on the booking means a payment never finished: it may have taken the
-        # money (its process or the database failed after the capture). A cancelled flight
-        # is refused when the lease is taken, before anything is charged.
-        earlier = (
-            []
-            if booking.paying_until is None
-            else [
-                p
-                for p in await self.payments.for_booking(booking.id)
-                if p.status is PaymentStatus.CAPTURED
-            ]
-        )
+        # money (its process or the database failed after the capture): finish that one,
+        # never charge again. A cancelled flight is refused when the lease is taken.
+        earlier = [p for p in context.payments if p.status is PaymentStatus.CAPTURED]
         if earlier:
-            # An earlier payment took the money but never confirmed (its process or the
-            # database failed after the capture): finish that one, never charge again.
-            captured = earlier[-1]
-            await self.payments.start(captured, booking, now, lease_until, resume=True)
-        else:
-            payment = Payment(
-                id=new_id(),
-                booking_id=booking.id,
-                amount=total,
-                method=method,
-                status=PaymentStatus.PENDING,
-                created_at=now,
-                updated_at=now,
+            return PaymentPlan(
+                booking=booking, payment=earlier[-1], lease_until=lease_until, resume=True
             )
-            await self.payments.start(payment, booking, now, lease_until)
-            captured = await self._charge(payment, booking)
-        confirmed_at = self.clock.now()
-        if not await self.payments.confirm(captured, booking, confirmed_at):
-            await self._give_back(captured)
-        return booking.confirmed_by(captured.amount, confirmed_at), captured
+        payment = Payment(
+            id=new_id(),
+            booking_id=booking.id,
+            amount=total,
+            method=method,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        return PaymentPlan(booking=booking, payment=payment, lease_until=lease_until)
 
     async def _give_back(self, captured: Payment) -> NoReturn:
         """Refund a capture whose booking could not be confirmed, and say why."""

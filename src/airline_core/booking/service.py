@@ -290,6 +290,8 @@ class Bookings:
     rules: BookingRules = field(factory=BookingRules)
     #: Refunds confirmed bookings when they are cancelled (set by the facade).
     payments: Payments | None = None
+    #: Keeps the answers of keyed holds' refusals (set by the facade).
+    idempotency: Idempotency | None = None
     _layouts: AirplaneLayouts = field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -343,7 +345,14 @@ class Bookings:
         :raises IdempotencyKeyInUse: the key's first request runs elsewhere (a request that
             claimed the key before running, as payments do).
         """
-        plan = await self._hold(principal, offer_id, passengers, seats, key)
+        try:
+            plan = await self._hold(principal, offer_id, passengers, seats, key)
+        except AirlineError as error:
+            # A refusal changed nothing (the transaction rolled back): its answer is kept
+            # now, so that a retry gets it again.
+            if self.idempotency is not None:
+                await self.idempotency.refused(key, error)
+            raise
         if plan.answer is None:  # pragma: no cover - a keyed plan always answers
             raise AssertionError("a keyed hold kept no answer")
         return plan.answer, plan.booking is None

@@ -49,6 +49,8 @@ from airline_core.booking.model import (
     Offer,
     Passenger,
     Payment,
+    PaymentContext,
+    PaymentPlan,
     PaymentStatus,
     SeatAssignment,
     SeatState,
@@ -245,6 +247,13 @@ def _booking(row: Any) -> Booking:
     )
 
 
+# An idempotency key's record, joined to the row a use case reads first.
+_KEY_COLUMNS = tuple(
+    keys.c[name].label(f"key_{name}")
+    for name in ("fingerprint", "expires_at", "lease_until", "status", "media_type", "body")
+)
+
+
 @cache
 def _hold_context(dialect: str) -> Any:
     """The first statement of a hold: the user's row, locked on MySQL (so that two holds of
@@ -264,12 +273,7 @@ def _hold_context(dialect: str) -> Any:
             users.c.id.label("user_row"),
             held.label("held"),
             *(column for column in offers.c),
-            keys.c.fingerprint,
-            keys.c.expires_at.label("key_expires_at"),
-            keys.c.lease_until,
-            keys.c.status,
-            keys.c.media_type,
-            keys.c.body,
+            *_KEY_COLUMNS,
         )
         .select_from(
             users.outerjoin(offers, offers.c.id == bindparam("offer")).outerjoin(
@@ -282,12 +286,15 @@ def _hold_context(dialect: str) -> Any:
 
 
 def _kept(row: Any) -> KeptKey | None:
-    if row.fingerprint is None:
+    """The idempotency key's record from a row with the :data:`_KEY_COLUMNS`."""
+    if row.key_fingerprint is None:
         return None
     answer = (
-        None if row.status is None else StoredAnswer(row.status, row.media_type, row.body.encode())
+        None
+        if row.key_status is None
+        else StoredAnswer(row.key_status, row.key_media_type, row.key_body.encode())
     )
-    return KeptKey(row.fingerprint, row.key_expires_at, row.lease_until, answer)
+    return KeptKey(row.key_fingerprint, row.key_expires_at, row.key_lease_until, answer)
 
 
 _FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
@@ -315,6 +322,31 @@ _REPLACE_KEY = (
         body=bindparam("body"),
     )
 )
+
+
+async def _store_key(
+    connection: AsyncConnection,
+    key: KeyedRequest[Any],
+    now: datetime,
+    answer: StoredAnswer | None,
+    *,
+    replace: bool,
+) -> None:
+    """Store ``key`` in a use case's transaction: with its ``answer``, or running until
+    ``key.lease_until``; ``replace`` overwrites the record the use case read and ran past."""
+    values: dict[str, Any] = {
+        "fingerprint": key.fingerprint,
+        "expires_at": key.expires_at,
+        "lease_until": key.lease_until if answer is None else now,
+        "status": None if answer is None else answer.status,
+        "media_type": None if answer is None else answer.media_type,
+        "body": None if answer is None else answer.body.decode(),
+    }
+    if replace:
+        await connection.execute(_REPLACE_KEY, {**values, "user": key.user_id, "key_": key.key})
+        return
+    with integrity_errors(duplicate="the idempotency key was stored meanwhile"):
+        await connection.execute(_INSERT_KEY, {**values, "user_id": key.user_id, "key": key.key})
 
 
 def _claim(*, expired: bool) -> Any:
@@ -425,37 +457,12 @@ class SQLAlchemyBookingStore:
             with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
                 await connection.execute(_INSERT_BOOKING, _booking_values(booking))
             if key is not None and decided.answer is not None:
-                await self._keep(connection, key, decided.answer, now, replace=kept is not None)
+                await _store_key(connection, key, now, decided.answer, replace=kept is not None)
             for flight_id in sorted(set(booking.flight_ids)):
                 await self._claim(connection, booking, flight_id, now)
             return decided
 
         return await self.db.write(work)
-
-    @staticmethod
-    async def _keep(
-        connection: AsyncConnection,
-        key: KeyedRequest[Booking],
-        answer: StoredAnswer,
-        now: datetime,
-        *,
-        replace: bool,
-    ) -> None:
-        values = {
-            "fingerprint": key.fingerprint,
-            "expires_at": key.expires_at,
-            "lease_until": now,
-            "status": answer.status,
-            "media_type": answer.media_type,
-            "body": answer.body.decode(),
-        }
-        if replace:
-            await connection.execute(_REPLACE_KEY, {**values, "user": key.user_id, "key_": key.key})
-            return
-        with integrity_errors(duplicate="the idempotency key was stored meanwhile"):
-            await connection.execute(
-                _INSERT_KEY, {**values, "user_id": key.user_id, "key": key.key}
-            )
 
     async def _claim(
         self, connection: AsyncConnection, booking: Booking, flight_id: str, now: datetime
@@ -651,12 +658,66 @@ _CONFIRM = (
 _BOOKING_BY_ID = select(bookings).where(bookings.c.id == bindparam("booking"))
 
 
+@cache
+def _payment_context(dialect: str) -> Any:
+    """The first statement of a payment: the booking's row, locked on MySQL (payments of one
+    booking queue here instead of racing for its lease), and the request's idempotency key."""
+    query = (
+        select(bookings, *_KEY_COLUMNS)
+        .select_from(
+            bookings.outerjoin(
+                keys, (keys.c.user_id == bindparam("user")) & (keys.c.key == bindparam("key"))
+            )
+        )
+        .where(bookings.c.reference == bindparam("reference"))
+    )
+    return query.with_for_update() if dialect == "mysql" else query
+
+
+_PAYMENTS_OF = (
+    select(payments).where(payments.c.booking_id == bindparam("booking")).order_by(payments.c.id)
+)
+
+
 @define
 class SQLAlchemyPaymentStore:
     """Payments; a running payment leases its booking (``bookings.paying_id``/``paying_until``)
     so that a second payment and the expiry sweep keep off it."""
 
     db: Database
+
+    async def begin(
+        self,
+        reference: str,
+        now: datetime,
+        plan: Callable[[PaymentContext], PaymentPlan],
+        key: KeyedRequest[Any] | None = None,
+    ) -> PaymentPlan:
+        first = _payment_context(self.db.dialect)
+        parameters = {
+            "reference": reference,
+            "user": None if key is None else key.user_id,
+            "key": None if key is None else key.key,
+        }
+
+        async def work(connection: AsyncConnection) -> PaymentPlan:
+            row = (await connection.execute(first, parameters)).first()
+            booking = None if row is None else _booking(row)
+            earlier: list[Payment] = []
+            if booking is not None and booking.paying_until is not None:
+                found = await connection.execute(_PAYMENTS_OF, {"booking": booking.id})
+                earlier = [_payment(r) for r in found]
+            kept = None if row is None else _kept(row)
+            decided = plan(PaymentContext(booking=booking, kept=kept, payments=earlier))
+            payment, leased, until = decided.payment, decided.booking, decided.lease_until
+            if payment is None or leased is None or until is None:
+                return decided
+            if key is not None:
+                await _store_key(connection, key, now, None, replace=kept is not None)
+            await self._lease(connection, payment, leased, now, until, resume=decided.resume)
+            return decided
+
+        return await self.db.write(work)
 
     async def start(
         self,
@@ -667,6 +728,21 @@ class SQLAlchemyPaymentStore:
         *,
         resume: bool = False,
     ) -> None:
+        async def work(connection: AsyncConnection) -> None:
+            await self._lease(connection, payment, booking, now, lease_until, resume=resume)
+
+        await self.db.write(work)
+
+    @staticmethod
+    async def _lease(
+        connection: AsyncConnection,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        lease_until: datetime,
+        *,
+        resume: bool,
+    ) -> None:
         lease = {
             "booking": booking.id,
             "now": now,
@@ -674,29 +750,25 @@ class SQLAlchemyPaymentStore:
             "lease_until": lease_until,
             "flights": sorted(set(booking.flight_ids)),
         }
-
-        async def work(connection: AsyncConnection) -> None:
-            if not (await connection.execute(_TAKE_LEASE, lease)).rowcount:
-                found = await connection.execute(_BOOKING_BY_ID, {"booking": booking.id})
-                current = _booking(found.one())
-                status = current.status_at(now)
-                if status is not BookingStatus.HELD:
-                    raise InvalidTransition(f"a {status} booking cannot be paid")
-                if current.paying_until is not None and current.paying_until > now:
-                    raise PaymentInProgress("another payment of this booking is running")
-                raise InvalidTransition("a flight of this booking was cancelled")
-            if not resume:
-                await connection.execute(
-                    _INSERT_PAYMENT,
-                    {
-                        "id": payment.id,
-                        "booking_id": payment.booking_id,
-                        "created_at": payment.created_at,
-                        **_payment_values(payment),
-                    },
-                )
-
-        await self.db.write(work)
+        if not (await connection.execute(_TAKE_LEASE, lease)).rowcount:
+            found = await connection.execute(_BOOKING_BY_ID, {"booking": booking.id})
+            current = _booking(found.one())
+            status = current.status_at(now)
+            if status is not BookingStatus.HELD:
+                raise InvalidTransition(f"a {status} booking cannot be paid")
+            if current.paying_until is not None and current.paying_until > now:
+                raise PaymentInProgress("another payment of this booking is running")
+            raise InvalidTransition("a flight of this booking was cancelled")
+        if not resume:
+            await connection.execute(
+                _INSERT_PAYMENT,
+                {
+                    "id": payment.id,
+                    "booking_id": payment.booking_id,
+                    "created_at": payment.created_at,
+                    **_payment_values(payment),
+                },
+            )
 
     async def record(self, payment: Payment) -> None:
         statement, values = _update_payment(payment)
@@ -722,7 +794,15 @@ class SQLAlchemyPaymentStore:
 
         await self.db.write(work)
 
-    async def confirm(self, payment: Payment, booking: Booking, now: datetime) -> bool:
+    async def confirm(
+        self,
+        payment: Payment,
+        booking: Booking,
+        now: datetime,
+        *,
+        key: KeyedRequest[Any] | None = None,
+        answer: StoredAnswer | None = None,
+    ) -> bool:
         confirm = {
             "booking": booking.id,
             "payment": payment.id,
@@ -743,6 +823,8 @@ class SQLAlchemyPaymentStore:
                 if sold != len(booking.seats_on(flight_id)):
                     raise _Lost
             await connection.execute(*_update_payment(payment))
+            if key is not None and answer is not None:
+                await _store_key(connection, key, now, answer, replace=True)
 
         try:
             await self.db.write(work)

@@ -8,18 +8,16 @@ and replayed, with ``Idempotent-Replayed: true``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
+from airline_core import AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
 from airline_core.booking.model import Payment, check_born_on
 from airline_core.idempotency import (
@@ -371,41 +369,6 @@ def _sent(answer: StoredAnswer, *, replayed: bool) -> Response[bytes]:
     )
 
 
-async def idempotent(
-    request: Request[Any, Any, Any],
-    airline: Airline,
-    status: int,
-    work: Callable[[], Awaitable[Struct]],
-) -> Response[bytes]:
-    """Run ``work`` once per idempotency key: a retry gets the kept answer (2xx or 4xx);
-    a 5xx or a crash lets the key go, so that the client may retry."""
-    principal = _principal(request)
-    idempotency = airline.idempotency
-    key = idempotency.check_key(request.headers.get(IDEMPOTENCY_HEADER))
-    print_ = fingerprint(request.method, request.url.path, await request.body())
-    kept = await idempotency.begin(principal.user_id, key, print_)
-    if kept is not None:
-        return _sent(kept, replayed=True)
-    try:
-        result = await work()
-    except AirlineError as error:
-        refusal, answer = _refusal(request, error)
-        if error.retryable:
-            # Someone else's request was running, or a race was lost: sending the same
-            # request again may succeed, so this answer is not the key's for good.
-            await idempotency.abandon(principal.user_id, key)
-        else:
-            await idempotency.complete(principal.user_id, key, answer)
-        return refusal
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await idempotency.abandon(principal.user_id, key)
-        raise
-    body = msgspec.json.encode(result)
-    await idempotency.complete(principal.user_id, key, StoredAnswer(status, _JSON, body))
-    return Response(body, status_code=status, media_type=_JSON)
-
-
 _IDEMPOTENCY_DOC = (
     " Send an `Idempotency-Key` header (a value of your own, such as a UUID): a retry with the "
     "same key and body gets the first answer again (`Idempotent-Replayed: true`); the same key "
@@ -447,7 +410,8 @@ class BookingController(Controller):
         data: JSONBody[BookingCreate],
     ) -> Response[bytes]:
         # The key's answer is kept in the hold's own transaction (Bookings.hold_once): no
-        # booking exists without it, and a retry that meets the first one running waits for it.
+        # booking exists without it, and a retry that meets the first one running waits for it;
+        # a refusal's answer is kept by the use case.
         principal = _principal(request)
         idempotency = airline.idempotency
 
@@ -455,9 +419,12 @@ class BookingController(Controller):
             out = BookingResponse(data=booking_out(booking, airline.clock.now()))
             return StoredAnswer(201, _JSON, msgspec.json.encode(out))
 
+        def refusal(error: AirlineError) -> StoredAnswer:
+            return _refusal(request, error)[1]
+
         print_ = fingerprint(request.method, request.url.path, await request.body())
         key = idempotency.request(
-            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render
+            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render, refusal
         )
         try:
             answer, replayed = await airline.hold_once(
@@ -473,12 +440,7 @@ class BookingController(Controller):
         except (IdempotencyKeyInUse, IdempotencyKeyReused):
             raise  # about the key, not the request: never its answer
         except AirlineError as error:
-            refusal, kept = _refusal(request, error)
-            if not error.retryable:
-                # A refusal changed nothing: kept (outside the hold's rolled-back
-                # transaction) so that a retry gets it again.
-                await idempotency.keep(key, kept)
-            return refusal
+            return _refusal(request, error)[0]  # kept for the key by the use case
         return _sent(answer, replayed=replayed)
 
     @post(
@@ -503,20 +465,38 @@ class BookingController(Controller):
         reference: FromPath[str],
         data: JSONBody[PaymentCreate],
     ) -> Response[bytes]:
-        async def work() -> PaidBookingResponse:
-            amount = _money_in(data.amount)
-            booking, payment = await airline.pay(
-                _principal(request),
+        # The key is stored in the payment's first transaction and its answer in the
+        # confirmation's (Payments.pay_once); a refusal's answer is kept by the use case.
+        principal = _principal(request)
+        idempotency = airline.idempotency
+
+        def render(paid: tuple[Booking, Payment]) -> StoredAnswer:
+            booking, payment = paid
+            out = booking_out(booking, airline.clock.now())
+            body = PaidBookingOut(**msgspec.structs.asdict(out), payment=payment_out(payment))
+            return StoredAnswer(201, _JSON, msgspec.json.encode(PaidBookingResponse(data=body)))
+
+        def refusal(error: AirlineError) -> StoredAnswer:
+            return _refusal(request, error)[1]
+
+        print_ = fingerprint(request.method, request.url.path, await request.body())
+        key = idempotency.request(
+            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render, refusal
+        )
+        try:
+            answer, replayed = await airline.pay_once(
+                principal,
                 reference,
-                amount,
+                _money_in(data.amount),
                 data.payment_method,
+                key,
                 accept_new_total=data.accept_new_total,
             )
-            out = booking_out(booking, airline.clock.now())
-            paid = PaidBookingOut(**msgspec.structs.asdict(out), payment=payment_out(payment))
-            return PaidBookingResponse(data=paid)
-
-        return await idempotent(request, airline, 201, work)
+        except (IdempotencyKeyInUse, IdempotencyKeyReused):
+            raise
+        except AirlineError as error:
+            return _refusal(request, error)[0]
+        return _sent(answer, replayed=replayed)
 
     @get(
         summary="Your bookings",
