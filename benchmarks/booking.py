@@ -511,10 +511,10 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
             async with engine.begin() as connection:
                 for read in hold_reads:
                     (await connection.execute(read, values)).all()
-                await connection.execute(sql["add"], values)
-                await connection.execute(sql["key"], values)
                 if (await connection.execute(sql["claim"], values)).rowcount != 1:
                     oversold += 1
+                await connection.execute(sql["add"], values)
+                await connection.execute(sql["key"], values)
                 await connection.execute(sql["take"], values)
             booked.append(values)
 
@@ -661,7 +661,7 @@ def main() -> None:
     hot_flights, spread = hot[: 2 * rounds], hot[2 * rounds :]
     print(
         "in transaction, per hold: 7 statements (+ COMMIT): context read, flights, taken seats,"
-        " booking, idempotency answer, claim, seats left; see docs/booking.md"
+        " claim, booking, idempotency answer, seats left; see docs/booking.md"
     )
     if arguments.only != "spread":
         scenario("hot flight", hot_flights, SEATS if not arguments.quick else 300, rounds)

@@ -131,3 +131,35 @@ def test_chosen_seats_are_free_distinct_and_enough(free: set[str], n: int, seed:
         assert seats is not None
         assert len(seats) == n == len(set(seats))
         assert set(seats) <= free
+
+
+def test_a_hold_picks_away_from_seats_others_in_this_process_are_claiming() -> None:
+    from airline_core.booking import Offer
+    from airline_core.booking.service import Bookings, _Picking
+    from airline_core.money import Money
+    from tests.contract import samples
+
+    layout = CabinLayout(cabin=Cabin.ECONOMY, first_row=1, last_row=1, seats="AB")
+    flight = samples.flight(samples.airplane(), datetime(2030, 3, 1, 9, tzinfo=UTC))
+    now = datetime(2030, 2, 1, tzinfo=UTC)
+    offer = Offer(
+        id="o",
+        user_id="u",
+        flight_ids=[flight.id],
+        cabin=Cabin.ECONOMY,
+        passengers=1,
+        unit_prices=[Money(100, "GBP")],
+        created_at=now,
+        expires_at=now + timedelta(minutes=20),
+    )
+    picking = _Picking()
+    picking.add(flight.id, "1A")
+    layouts = {flight.id: layout}
+    for _ in range(20):
+        (seat,) = Bookings._assign(offer, [flight], layouts, (), {}, {}, picking)
+        assert seat.seat == "1B"
+    # With only the busy seat free, it is still picked: the claim decides.
+    (seat,) = Bookings._assign(offer, [flight], layouts, (), {}, {flight.id: {"1B"}}, picking)
+    assert seat.seat == "1A"
+    picking.discard(flight.id, "1A")
+    assert not picking.on(flight.id)

@@ -114,6 +114,36 @@ class AirplaneLayouts:
         return airplane
 
 
+@define
+class _Picking:
+    """Seats that holds of this process have picked and are claiming right now, per flight.
+
+    A hold reads the seats taken as committed; the seats that concurrent holds claim are
+    invisible to it until they commit, so buyers of a busy flight kept picking the same seats
+    and losing them (four in ten holds on the benchmark's hot flight). Picking away from the
+    ones this process knows about avoids most of that; the claim's compare-and-set still
+    decides, so other processes' picks only cost a retry."""
+
+    _seats: dict[str, dict[str, int]] = field(factory=dict)
+
+    def on(self, flight_id: str) -> AbstractSet[str]:
+        return self._seats.get(flight_id, {}).keys()
+
+    def add(self, flight_id: str, label: str) -> None:
+        labels = self._seats.setdefault(flight_id, {})
+        labels[label] = labels.get(label, 0) + 1
+
+    def discard(self, flight_id: str, label: str) -> None:
+        labels = self._seats.get(flight_id)
+        if labels is None or label not in labels:
+            return
+        labels[label] -= 1
+        if not labels[label]:
+            del labels[label]
+            if not labels:
+                del self._seats[flight_id]
+
+
 class _LayoutsNeeded(Exception):
     """A hold's plan met airplanes it does not know: read them, outside the transaction."""
 
@@ -293,6 +323,7 @@ class Bookings:
     #: Keeps the answers of keyed holds' refusals (set by the facade).
     idempotency: Idempotency | None = None
     _layouts: AirplaneLayouts = field(init=False)
+    _picking: _Picking = field(factory=_Picking, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._layouts = AirplaneLayouts(self.airplanes, self.clock)
@@ -368,12 +399,20 @@ class Bookings:
         now = self.clock.now()
         refused: list[AirlineError] = []
 
+        picked: list[tuple[str, str]] = []
+
         def plan(context: HoldContext) -> HoldPlan:
             try:
-                return self._plan(context, principal, passengers, seats, key, now)
+                decided = self._plan(context, principal, passengers, seats, key, now)
             except AirlineError as error:
                 refused.append(error)
                 raise
+            if decided.booking is not None:
+                # Other holds of this process keep off these seats while this one claims them.
+                for seat in decided.booking.seats:
+                    self._picking.add(seat.flight_id, seat.seat)
+                    picked.append((seat.flight_id, seat.seat))
+            return decided
 
         for attempt in range(1, self.rules.claim_attempts + 1):
             try:
@@ -399,6 +438,10 @@ class Bookings:
                     raise lost from None
                 # Someone else took an auto-assigned seat first: read the map again.
                 await anyio.sleep(_jitter.uniform(0, 0.002 * attempt))
+            finally:
+                for flight_id, label in picked:
+                    self._picking.discard(flight_id, label)
+                picked.clear()
         raise SeatUnavailable("could not hold the seats; try again")
 
     def _plan(
@@ -460,7 +503,9 @@ class Bookings:
             flight_ids=offer.flight_ids,
             cabin=offer.cabin,
             passengers=passengers,
-            seats=self._assign(offer, flights, layouts, seats, chosen, context.taken),
+            seats=self._assign(
+                offer, flights, layouts, seats, chosen, context.taken, self._picking
+            ),
             total=offer.total,
             created_at=now,
             price_guarantee_expires_at=min(now + self.rules.price_guarantee, deadline),
@@ -517,8 +562,10 @@ class Bookings:
         choices: Sequence[SeatChoice],
         chosen: dict[tuple[str, int], str],
         taken_on: Mapping[str, AbstractSet[str]],
+        picking: _Picking,
     ) -> list[SeatAssignment]:
-        """Seats for everyone: the chosen ones, and free ones picked for the rest."""
+        """Seats for everyone: the chosen ones, and free ones picked for the rest (away from
+        the seats other holds of this process are claiming, while enough others are free)."""
         assignments: list[SeatAssignment] = []
         for flight in flights:
             layout = layouts[flight.id]
@@ -531,7 +578,13 @@ class Bookings:
                 raise named
             rest = [p for p in range(offer.passengers) if p not in mine]
             free = layout.label_set - taken - set(mine.values())
-            picked = choose_seats(layout, free, len(rest), near=list(mine.values()))
+            near = list(mine.values())
+            busy = picking.on(flight.id)
+            picked = (
+                choose_seats(layout, free - busy, len(rest), near=near)
+                if busy and len(free) > len(busy)
+                else None
+            ) or choose_seats(layout, free, len(rest), near=near)
             if picked is None:
                 raise SeatUnavailable(
                     f"flight {flight.number} has too few {offer.cabin} seats left",

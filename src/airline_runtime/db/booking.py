@@ -28,7 +28,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from attrs import define
+from attrs import define, evolve
 from sqlalchemy import (
     Integer,
     bindparam,
@@ -377,6 +377,8 @@ _INSERT_BOOKING = insert(bookings)
 _BOOKING_BY_REFERENCE = select(bookings).where(bookings.c.reference == bindparam("reference"))
 _OFFER_BY_ID = select(offers).where(offers.c.id == bindparam("id"))
 _CLAIM_AVAILABLE = _claim(expired=False)
+# How many times a hold picks seats again within its transaction before it starts afresh.
+_PICKS = 4
 _CLAIM_EXPIRED = _claim(expired=True)
 
 
@@ -442,44 +444,72 @@ class SQLAlchemyBookingStore:
                         for flight_id, labels in await connection.execute(_TAKEN_ON, on)
                     }
             kept = _kept(row)
-            decided = plan(
-                HoldContext(
-                    offer=offer,
-                    flights=found,
-                    taken=taken,
-                    held_seats=int(row.held),
-                    kept=kept,
-                )
+            context = HoldContext(
+                offer=offer, flights=found, taken=taken, held_seats=int(row.held), kept=kept
             )
-            booking = decided.booking
-            if booking is None:
-                return decided
+            decided = plan(context)
+            fresh: dict[str, int] = {}
+            for _ in range(_PICKS):
+                booking = decided.booking
+                if booking is None:
+                    return decided
+                fresh, lost = await self._claim_all(connection, booking, now)
+                if not lost:
+                    break
+                # Nothing was claimed (a seat went to a concurrent buyer, its commit unseen
+                # when the seats were read): pick again in this transaction, those seats
+                # taken. A chosen seat lost this way is the plan's answer.
+                taken = {**taken, **{f: taken.get(f, set()) | seen for f, seen in lost.items()}}
+                context = evolve(context, taken=taken)
+                decided = plan(context)
+            else:
+                raise SeatUnavailable("the seats picked kept going to other buyers")
+            assert booking is not None  # noqa: S101 - the loop ends with a booking
             with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
                 await connection.execute(_INSERT_BOOKING, _booking_values(booking))
             if key is not None and decided.answer is not None:
                 await _store_key(connection, key, now, decided.answer, replace=kept is not None)
-            for flight_id in sorted(set(booking.flight_ids)):
-                await self._claim(connection, booking, flight_id, now)
+            for flight_id, count in fresh.items():
+                counted = await connection.execute(
+                    _TAKE[booking.cabin], {"flight": flight_id, "count": count}
+                )
+                if not counted.rowcount:
+                    raise InvalidTransition("a flight of this booking is no longer on sale")
             return decided
 
         return await self.db.write(work)
 
-    async def _claim(
-        self, connection: AsyncConnection, booking: Booking, flight_id: str, now: datetime
-    ) -> None:
-        labels = [seat.seat for seat in booking.seats_on(flight_id)]
-        values = {
-            "flight": flight_id,
-            "labels": labels,
-            "booking": booking.id,
-            "until": booking.payment_required_by,
-            "now": now,
-        }
-        fresh = (await connection.execute(_CLAIM_AVAILABLE, values)).rowcount
-        won = fresh
-        if won < len(labels):
-            won += (await connection.execute(_CLAIM_EXPIRED, values)).rowcount
-        if won < len(labels):
+    @staticmethod
+    async def _claim_all(
+        connection: AsyncConnection, booking: Booking, now: datetime
+    ) -> tuple[dict[str, int], dict[str, set[str]]]:
+        """Claim the booking's seats, flight by flight in id order: per flight, how many were
+        claimed from available ones, and, when the claim of one flight won no seat at all
+        and none was claimed before it, that flight's lost seats (nothing to undo: the hold
+        may pick again).
+
+        :raises SeatUnavailable: a claim won some seats but not all, or came after another
+            flight's claim (``errors`` name the lost seats as ``<flight id>.<seat>``); the
+            whole transaction is rolled back and the hold tried afresh.
+        """
+        fresh: dict[str, int] = {}
+        for flight_id in sorted(set(booking.flight_ids)):
+            labels = [seat.seat for seat in booking.seats_on(flight_id)]
+            values = {
+                "flight": flight_id,
+                "labels": labels,
+                "booking": booking.id,
+                "until": booking.payment_required_by,
+                "now": now,
+            }
+            fresh[flight_id] = (await connection.execute(_CLAIM_AVAILABLE, values)).rowcount
+            won = fresh[flight_id]
+            if won < len(labels):
+                won += (await connection.execute(_CLAIM_EXPIRED, values)).rowcount
+            if won == len(labels):
+                continue
+            if won == 0 and len(fresh) == 1:
+                return {}, {flight_id: set(labels)}
             mine = select(seats.c.seat).where(
                 seats.c.flight_id == flight_id, seats.c.booking_id == booking.id
             )
@@ -492,11 +522,7 @@ class SQLAlchemyBookingStore:
                     if label not in claimed
                 ],
             )
-        counted = await connection.execute(
-            _TAKE[booking.cabin], {"flight": flight_id, "count": fresh}
-        )
-        if not counted.rowcount:
-            raise InvalidTransition("a flight of this booking is no longer on sale")
+        return fresh, {}
 
     async def get(self, reference: str) -> Booking:
         rows = await self.db.fetch(_BOOKING_BY_REFERENCE, {"reference": reference})
