@@ -357,8 +357,9 @@ def _statements() -> dict[str, Any]:
         " f.origin JOIN airports b ON b.code = f.destination WHERE f.id IN (:flight)"
     )
     taken = text(
-        "SELECT flight_id, group_concat(seat) FROM seats WHERE flight_id IN (:flight)"
-        " AND (state = 'sold' OR (state = 'held' AND hold_expires_at > :now))"
+        "SELECT flight_id, group_concat(CASE WHEN state = 'sold' OR hold_expires_at > :now"
+        " THEN seat END), sum(CASE WHEN state = 'held' AND hold_expires_at <= :now THEN 1"
+        " ELSE 0 END) FROM seats WHERE flight_id = :flight AND state <> 'available'"
         " GROUP BY flight_id"
     )
     key = text(

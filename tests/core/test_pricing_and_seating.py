@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -161,5 +162,44 @@ def test_a_hold_picks_away_from_seats_others_in_this_process_are_claiming() -> N
     # With only the busy seat free, it is still picked: the claim decides.
     (seat,) = Bookings._assign(offer, [flight], layouts, (), {}, {flight.id: {"1B"}}, picking)
     assert seat.seat == "1A"
-    picking.discard(flight.id, "1A")
+    picking.done(flight.id, "1A", won=False)
     assert not picking.on(flight.id)
+    # A seat won stays known for a moment (reads that began before its commit miss it).
+    picking.add(flight.id, "1B")
+    picking.done(flight.id, "1B", won=True)
+    assert set(picking.on(flight.id)) == {"1B"}
+    picking.recent = 0.0
+    picking.add(flight.id, "1B")
+    picking.done(flight.id, "1B", won=True)
+    assert not picking.on(flight.id)
+
+
+@pytest.mark.anyio
+async def test_airplane_layouts_are_read_once_and_refreshed_after_use_past_their_ttl() -> None:
+    from airline_core.booking.service import AirplaneLayouts
+    from airline_core.clock import FakeClock
+    from tests.contract import samples
+
+    plane = samples.airplane()
+    reads: list[str] = []
+
+    class Airplanes:
+        async def get(self, airplane_id: str) -> object:
+            reads.append(airplane_id)
+            await anyio.sleep(0.01)
+            return plane
+
+    clock = FakeClock()
+    layouts = AirplaneLayouts(Airplanes(), clock)  # type: ignore[arg-type]
+    assert layouts.known(plane.id) is None
+    async with anyio.create_task_group() as group:
+        for _ in range(10):
+            group.start_soon(layouts.get, plane.id)
+    assert reads == [plane.id]  # ten holds missing at once: one read
+    clock.advance(minutes=2)
+    assert layouts.known(plane.id) is plane  # past its ttl, still used...
+    assert reads == [plane.id]
+    await layouts.refresh()  # ...and read again after the hold
+    assert reads == [plane.id, plane.id]
+    await layouts.refresh()
+    assert len(reads) == 2

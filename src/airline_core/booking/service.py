@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
@@ -87,61 +88,94 @@ MAX_SEGMENTS = 3
 
 @define
 class AirplaneLayouts:
-    """Airplanes as booking reads them, remembered for ``ttl``: every hold needs its flights'
-    layouts, and while flights use an airplane its seats cannot change (only its exit rows,
-    which holds do not read)."""
+    """Airplanes as booking reads them, remembered and read again every ``ttl``: every hold
+    needs its flights' layouts, and while flights use an airplane its seats cannot change
+    (only its exit rows, which holds do not read).
+
+    A hold's plan takes what is remembered (:meth:`known`), even past ``ttl``; such airplanes
+    are read again after the hold (:meth:`refresh`), so that the holds of a busy flight do not
+    all miss at once every ``ttl`` and each run its transaction twice. Concurrent reads of one
+    airplane are one read."""
 
     airplanes: AirplaneStore
     clock: Clock
     ttl: timedelta = field(default=timedelta(seconds=60))
     _known: dict[str, tuple[Airplane, datetime]] = field(factory=dict, init=False)
+    _stale: set[str] = field(factory=set, init=False)
+    _reading: anyio.Lock | None = field(default=None, init=False)
 
     def known(self, airplane_id: str) -> Airplane | None:
-        """The airplane if it is remembered and fresh, without reading it."""
+        """The airplane if it is remembered, without reading it (noting it for
+        :meth:`refresh` when it is older than ``ttl``)."""
+        known = self._known.get(airplane_id)
+        if known is None:
+            return None
+        if known[1] <= self.clock.now():
+            self._stale.add(airplane_id)
+        return known[0]
+
+    async def get(self, airplane_id: str) -> Airplane:
         known = self._known.get(airplane_id)
         if known is not None and known[1] > self.clock.now():
             return known[0]
-        return None
-
-    async def get(self, airplane_id: str) -> Airplane:
-        airplane = self.known(airplane_id)
-        if airplane is not None:
+        if self._reading is None:
+            self._reading = anyio.Lock()
+        async with self._reading:
+            known = self._known.get(airplane_id)
+            if known is not None and known[1] > self.clock.now():
+                return known[0]  # read by another hold meanwhile
+            airplane = await self.airplanes.get(airplane_id)
+            if len(self._known) >= 1000:
+                self._known.clear()
+            self._known[airplane_id] = (airplane, self.clock.now() + self.ttl)
+            self._stale.discard(airplane_id)
             return airplane
-        airplane = await self.airplanes.get(airplane_id)
-        if len(self._known) >= 1000:
-            self._known.clear()
-        self._known[airplane_id] = (airplane, self.clock.now() + self.ttl)
-        return airplane
+
+    async def refresh(self) -> None:
+        """Read again the airplanes that plans used past ``ttl``."""
+        while self._stale:
+            await self.get(self._stale.pop())
 
 
 @define
 class _Picking:
-    """Seats that holds of this process have picked and are claiming right now, per flight.
+    """Seats that holds of this process have picked and are claiming right now, per flight,
+    and for a second after a hold won them.
 
     A hold reads the seats taken as committed; the seats that concurrent holds claim are
     invisible to it until they commit, so buyers of a busy flight kept picking the same seats
     and losing them (four in ten holds on the benchmark's hot flight). Picking away from the
-    ones this process knows about avoids most of that; the claim's compare-and-set still
-    decides, so other processes' picks only cost a retry."""
+    ones this process knows about avoids most of that; a won seat stays known for a moment,
+    for reads that began before its commit. The claim's compare-and-set still decides, so
+    other processes' picks only cost a retry."""
 
-    _seats: dict[str, dict[str, int]] = field(factory=dict)
+    #: How long a won seat stays known after its hold's commit.
+    recent: float = 1.0
+    #: Per flight: label -> [holds claiming it now, monotonic time it is known until].
+    _seats: dict[str, dict[str, list[float]]] = field(factory=dict)
 
     def on(self, flight_id: str) -> AbstractSet[str]:
-        return self._seats.get(flight_id, {}).keys()
+        labels = self._seats.get(flight_id)
+        if not labels:
+            return frozenset()
+        now = time.monotonic()
+        for label in [label for label, (n, until) in labels.items() if not n and until <= now]:
+            del labels[label]
+        return labels.keys()
 
     def add(self, flight_id: str, label: str) -> None:
-        labels = self._seats.setdefault(flight_id, {})
-        labels[label] = labels.get(label, 0) + 1
+        if len(self._seats) > 10_000:
+            self._seats.clear()  # flights nobody holds any more; forgetting only costs retries
+        entry = self._seats.setdefault(flight_id, {}).setdefault(label, [0, 0.0])
+        entry[0] += 1
 
-    def discard(self, flight_id: str, label: str) -> None:
-        labels = self._seats.get(flight_id)
-        if labels is None or label not in labels:
+    def done(self, flight_id: str, label: str, *, won: bool) -> None:
+        entry = self._seats.get(flight_id, {}).get(label)
+        if entry is None:
             return
-        labels[label] -= 1
-        if not labels[label]:
-            del labels[label]
-            if not labels:
-                del self._seats[flight_id]
+        entry[0] -= 1
+        if won:
+            entry[1] = time.monotonic() + self.recent
 
 
 class _LayoutsNeeded(Exception):
@@ -415,8 +449,13 @@ class Bookings:
             return decided
 
         for attempt in range(1, self.rules.claim_attempts + 1):
+            won: set[tuple[str, str]] = set()
             try:
-                return await self.bookings.hold(principal.user_id, offer_id, now, plan, key)
+                decided = await self.bookings.hold(principal.user_id, offer_id, now, plan, key)
+                if decided.booking is not None:
+                    won = {(seat.flight_id, seat.seat) for seat in decided.booking.seats}
+                await self._layouts.refresh()
+                return decided
             except _LayoutsNeeded as needed:
                 # The transaction does no I/O of its own beyond its statements: the layouts
                 # are read now, and the hold runs again (once a minute per airplane).
@@ -440,7 +479,7 @@ class Bookings:
                 await anyio.sleep(_jitter.uniform(0, 0.002 * attempt))
             finally:
                 for flight_id, label in picked:
-                    self._picking.discard(flight_id, label)
+                    self._picking.done(flight_id, label, won=(flight_id, label) in won)
                 picked.clear()
         raise SeatUnavailable("could not hold the seats; try again")
 

@@ -8,16 +8,25 @@ read as free:
 1. one read of the user's row, locked (so two holds of one user queue, and neither slips past
    the hold limit or past the other's idempotency key), the seats its unexpired holds take,
    the offer and the request's idempotency key;
-2. the offer's flights, and their taken seats (plain reads: they take no locks);
-3. the core's plan picks the seats (no I/O), then: insert the booking, and the key's answer;
+2. the offer's flights, and their taken seats as one list per flight (plain reads: they take
+   no locks);
+3. the core's plan picks the seats (no I/O);
 4. per flight, in id order: claim the seats with one compare-and-set ``UPDATE ... WHERE
    seat IN (...) AND state = 'available'``, and only if that claims fewer than asked, a second
-   one over holds whose deadline passed; the row count says whether every seat was won;
-5. per flight, take the seats claimed from available ones off the flight's seats left, which
-   also checks that the flight is not cancelled.
+   one over holds whose deadline passed; the row count says whether every seat was won. A
+   claim that won none, with nothing claimed before it, lets the plan pick again;
+5. insert the booking, and the key's answer;
+6. per flight, take the seats claimed from available ones off the flight's seats left, which
+   also checks that the flight is not cancelled: last, since every hold of a flight waits for
+   that row's lock until the commit.
 
 A lost race is a row count short, never an oversold seat: the ``UPDATE`` re-checks the state on
 the locked row. On SQLite the transaction is ``BEGIN IMMEDIATE`` and the user lock is implied.
+
+A payment is three transactions (:meth:`SQLAlchemyPaymentStore.begin`, ``record``,
+``confirm``): the booking read and locked with the key, the key stored as running, the lease
+and the pending payment; the capture; the confirmation with the seats sold and the key's
+answer.
 """
 
 from __future__ import annotations
@@ -67,7 +76,7 @@ from airline_core.idempotency import KeptKey, KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
-from airline_runtime.db.catalog import _FLIGHT_ROWS, _flight, _instant
+from airline_runtime.db.catalog import _FLIGHT_BY_ID, _FLIGHT_ROWS, _flight, _instant
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
@@ -299,16 +308,24 @@ def _kept(row: Any) -> KeptKey | None:
 
 _FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
 # A hold reads the seats taken on its flights, up to a cabin's worth: as one list per flight
-# (group_concat, on MySQL/MariaDB and SQLite alike; labels have no commas), not a row per seat,
-# with expired holds left out by the database. On the hot flight of the booking benchmark,
-# reading a row per seat and checking its deadline in Python took a quarter of a hold's time.
-_TAKEN_ON = text(
-    "SELECT flight_id, group_concat(seat) FROM seats WHERE flight_id IN :flights"
-    " AND (state = 'sold' OR (state = 'held' AND hold_expires_at > :now)) GROUP BY flight_id"
-).bindparams(
-    bindparam("flights", expanding=True),
-    bindparam("now", type_=seats.c.hold_expires_at.type),
+# (group_concat, on MySQL/MariaDB and SQLite alike; labels have no commas, and NULLs are left
+# out), not a row per seat, with expired holds left out by the database and counted apart (a
+# claim tries lapsed holds' seats only if there are any). On the hot flight of the booking
+# benchmark, reading a row per seat and checking its deadline in Python took a quarter of a
+# hold's time.
+_TAKEN_COLUMNS = (
+    "SELECT flight_id, group_concat(CASE WHEN state = 'sold' OR hold_expires_at > :now"
+    " THEN seat END), sum(CASE WHEN state = 'held' AND hold_expires_at <= :now THEN 1 ELSE 0"
+    " END) FROM seats WHERE "
 )
+_NOW = bindparam("now", type_=seats.c.hold_expires_at.type)
+_TAKEN_ON = text(
+    _TAKEN_COLUMNS + "flight_id IN :flights AND state <> 'available' GROUP BY flight_id"
+).bindparams(bindparam("flights", expanding=True), _NOW)
+# The same for one flight, as most holds are: an expanding IN is rendered on every execution.
+_TAKEN_ON_ONE = text(
+    _TAKEN_COLUMNS + "flight_id = :flight AND state <> 'available' GROUP BY flight_id"
+).bindparams(_NOW)
 _INSERT_KEY = insert(keys)
 _REPLACE_KEY = (
     update(keys)
@@ -349,9 +366,9 @@ async def _store_key(
         await connection.execute(_INSERT_KEY, {**values, "user_id": key.user_id, "key": key.key})
 
 
-def _claim(*, expired: bool) -> Any:
+def _claim(*, expired: bool, one: bool = False) -> Any:
     """Claim named seats of one flight: available ones, or (``expired``) ones whose hold's
-    deadline passed."""
+    deadline passed; ``one`` names a single seat (``label``), without an expanding IN."""
     condition = (
         (seats.c.state == _HELD) & (seats.c.hold_expires_at <= bindparam("now"))
         if expired
@@ -361,7 +378,9 @@ def _claim(*, expired: bool) -> Any:
         update(seats)
         .where(
             seats.c.flight_id == bindparam("flight"),
-            seats.c.seat.in_(bindparam("labels", expanding=True)),
+            seats.c.seat == bindparam("label")
+            if one
+            else seats.c.seat.in_(bindparam("labels", expanding=True)),
             condition,
         )
         .values(
@@ -377,6 +396,8 @@ _INSERT_BOOKING = insert(bookings)
 _BOOKING_BY_REFERENCE = select(bookings).where(bookings.c.reference == bindparam("reference"))
 _OFFER_BY_ID = select(offers).where(offers.c.id == bindparam("id"))
 _CLAIM_AVAILABLE = _claim(expired=False)
+_CLAIM_ONE_AVAILABLE = _claim(expired=False, one=True)
+_CLAIM_ONE_EXPIRED = _claim(expired=True, one=True)
 # How many times a hold picks seats again within its transaction before it starts afresh.
 _PICKS = 4
 _CLAIM_EXPIRED = _claim(expired=True)
@@ -434,15 +455,10 @@ class SQLAlchemyBookingStore:
             offer = None if row.id is None else _offer(row)
             found: list[Flight] = []
             taken: dict[str, set[str]] = {}
+            lapsed: dict[str, int] = {}  # seats of expired holds, per flight
             if offer is not None:
-                ids = {"ids": list(offer.flight_ids)}
-                found = [_flight(r) for r in await connection.execute(_FLIGHTS_BY_ID, ids)]
-                if found:
-                    on = {"flights": [flight.id for flight in found], "now": now}
-                    taken = {
-                        flight_id: set(labels.split(","))
-                        for flight_id, labels in await connection.execute(_TAKEN_ON, on)
-                    }
+                found = await self._flights(connection, offer.flight_ids)
+                taken, lapsed = await self._taken(connection, found, now)
             kept = _kept(row)
             context = HoldContext(
                 offer=offer, flights=found, taken=taken, held_seats=int(row.held), kept=kept
@@ -453,7 +469,7 @@ class SQLAlchemyBookingStore:
                 booking = decided.booking
                 if booking is None:
                     return decided
-                fresh, lost = await self._claim_all(connection, booking, now)
+                fresh, lost = await self._claim_all(connection, booking, now, lapsed)
                 if not lost:
                     break
                 # Nothing was claimed (a seat went to a concurrent buyer, its commit unseen
@@ -480,8 +496,34 @@ class SQLAlchemyBookingStore:
         return await self.db.write(work)
 
     @staticmethod
+    async def _taken(
+        connection: AsyncConnection, found: Sequence[Flight], now: datetime
+    ) -> tuple[dict[str, set[str]], dict[str, int]]:
+        """Per flight: the labels of its taken seats, and how many seats expired holds keep."""
+        taken: dict[str, set[str]] = {}
+        lapsed: dict[str, int] = {}
+        if not found:
+            return taken, lapsed
+        if len(found) == 1:
+            read = _TAKEN_ON_ONE, {"flight": found[0].id, "now": now}
+        else:
+            read = _TAKEN_ON, {"flights": [flight.id for flight in found], "now": now}
+        for flight_id, labels, expired in await connection.execute(*read):
+            taken[flight_id] = set(labels.split(",")) if labels else set()
+            lapsed[flight_id] = int(expired or 0)
+        return taken, lapsed
+
+    @staticmethod
+    async def _flights(connection: AsyncConnection, flight_ids: Sequence[str]) -> list[Flight]:
+        if len(flight_ids) == 1:
+            rows = await connection.execute(_FLIGHT_BY_ID, {"id": flight_ids[0]})
+        else:
+            rows = await connection.execute(_FLIGHTS_BY_ID, {"ids": list(flight_ids)})
+        return [_flight(row) for row in rows]
+
+    @staticmethod
     async def _claim_all(
-        connection: AsyncConnection, booking: Booking, now: datetime
+        connection: AsyncConnection, booking: Booking, now: datetime, lapsed: dict[str, int]
     ) -> tuple[dict[str, int], dict[str, set[str]]]:
         """Claim the booking's seats, flight by flight in id order: per flight, how many were
         claimed from available ones, and, when the claim of one flight won no seat at all
@@ -497,15 +539,20 @@ class SQLAlchemyBookingStore:
             labels = [seat.seat for seat in booking.seats_on(flight_id)]
             values = {
                 "flight": flight_id,
-                "labels": labels,
                 "booking": booking.id,
                 "until": booking.payment_required_by,
                 "now": now,
             }
-            fresh[flight_id] = (await connection.execute(_CLAIM_AVAILABLE, values)).rowcount
+            if len(labels) == 1:
+                values["label"] = labels[0]
+                claims = _CLAIM_ONE_AVAILABLE, _CLAIM_ONE_EXPIRED
+            else:
+                values["labels"] = labels
+                claims = _CLAIM_AVAILABLE, _CLAIM_EXPIRED
+            fresh[flight_id] = (await connection.execute(claims[0], values)).rowcount
             won = fresh[flight_id]
-            if won < len(labels):
-                won += (await connection.execute(_CLAIM_EXPIRED, values)).rowcount
+            if won < len(labels) and lapsed.get(flight_id, 0):
+                won += (await connection.execute(claims[1], values)).rowcount
             if won == len(labels):
                 continue
             if won == 0 and len(fresh) == 1:
