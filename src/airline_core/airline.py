@@ -246,7 +246,6 @@ class Airline:
         )
         booking_use_cases = Bookings(
             bookings,
-            airplanes,
             clock,
             rules=booking_rules,
             payments=payment_use_cases,

@@ -388,6 +388,8 @@ class MemoryBookingStore:
         now: datetime,
         plan: Callable[[HoldContext], HoldPlan],
         key: KeyedRequest[Booking] | None = None,
+        *,
+        known: Callable[[str], Airplane | None] = lambda airplane_id: None,
     ) -> HoldPlan:
         decided = plan(self._context(user_id, offer_id, now, key))
         booking = decided.booking
@@ -430,7 +432,15 @@ class MemoryBookingStore:
             if record is None
             else KeptKey(record.fingerprint, record.expires_at, record.lease_until, record.answer)
         )
-        return HoldContext(offer=offer, flights=flights, taken=taken, held_seats=held, kept=kept)
+        airplanes = {f.airplane_id: catalog.airplanes[f.airplane_id] for f in flights}
+        return HoldContext(
+            offer=offer,
+            flights=flights,
+            airplanes=airplanes,
+            taken=taken,
+            held_seats=held,
+            kept=kept,
+        )
 
     def _store(self, booking: Booking, now: datetime) -> None:
         catalog = self.catalog

@@ -251,10 +251,12 @@ class BookingStore(Protocol):
         now: datetime,
         plan: Callable[[HoldContext], HoldPlan],
         key: KeyedRequest[Booking] | None = None,
+        *,
+        known: Callable[[str], Airplane | None] = lambda airplane_id: None,
     ) -> HoldPlan:
         """Hold seats in one transaction: read the :class:`HoldContext` at ``now`` (with the
-        user's holds locked, and ``key``'s stored record when given), ask ``plan`` what to do,
-        and write that.
+        user's holds locked, ``key``'s stored record when given, and the flights' airplanes
+        that ``known`` does not return), ask ``plan`` what to do, and write that.
 
         A plan without a booking writes nothing. A plan's booking is stored ``held`` and its
         seats claimed, all or nothing, each with a compare-and-set: it must be available, or

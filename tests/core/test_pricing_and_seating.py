@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -174,32 +173,18 @@ def test_a_hold_picks_away_from_seats_others_in_this_process_are_claiming() -> N
     assert not picking.on(flight.id)
 
 
-@pytest.mark.anyio
-async def test_airplane_layouts_are_read_once_and_refreshed_after_use_past_their_ttl() -> None:
+def test_airplane_layouts_are_remembered_for_a_minute() -> None:
     from airline_core.booking.service import AirplaneLayouts
     from airline_core.clock import FakeClock
     from tests.contract import samples
 
     plane = samples.airplane()
-    reads: list[str] = []
-
-    class Airplanes:
-        async def get(self, airplane_id: str) -> object:
-            reads.append(airplane_id)
-            await anyio.sleep(0.01)
-            return plane
-
     clock = FakeClock()
-    layouts = AirplaneLayouts(Airplanes(), clock)  # type: ignore[arg-type]
-    assert layouts.known(plane.id) is None
-    async with anyio.create_task_group() as group:
-        for _ in range(10):
-            group.start_soon(layouts.get, plane.id)
-    assert reads == [plane.id]  # ten holds missing at once: one read
-    clock.advance(minutes=2)
-    assert layouts.known(plane.id) is plane  # past its ttl, still used...
-    assert reads == [plane.id]
-    await layouts.refresh()  # ...and read again after the hold
-    assert reads == [plane.id, plane.id]
-    await layouts.refresh()
-    assert len(reads) == 2
+    layouts = AirplaneLayouts(clock)
+    assert layouts.known(plane.id) is None  # the hold's store reads it, in the hold
+    layouts.remember(plane)
+    assert layouts.known(plane.id) is plane
+    clock.advance(seconds=59)
+    assert layouts.known(plane.id) is plane
+    clock.advance(seconds=1)
+    assert layouts.known(plane.id) is None  # read again by the next hold

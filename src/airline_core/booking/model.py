@@ -26,7 +26,7 @@ from airline_core.money import Money
 from airline_core.validation import Rules
 
 if TYPE_CHECKING:
-    from airline_core.catalog.model import Flight
+    from airline_core.catalog.model import Airplane, Flight
     from airline_core.idempotency import KeptKey, StoredAnswer
 
 __all__ = [
@@ -275,6 +275,8 @@ class HoldContext:
     offer: Offer | None
     #: The offer's flights that exist, in the offer's order.
     flights: Sequence[Flight]
+    #: Their airplanes, by id.
+    airplanes: Mapping[str, Airplane]
     #: Per flight id: the labels of its seats that are not free at the hold's instant (sold,
     #: or held by a hold whose deadline has not passed).
     taken: Mapping[str, AbstractSet[str]]

@@ -88,53 +88,28 @@ MAX_SEGMENTS = 3
 
 @define
 class AirplaneLayouts:
-    """Airplanes as booking reads them, remembered and read again every ``ttl``: every hold
-    needs its flights' layouts, and while flights use an airplane its seats cannot change
-    (only its exit rows, which holds do not read).
+    """Airplanes as booking reads them, remembered for ``ttl``: every hold needs its flights'
+    layouts, and while flights use an airplane its seats cannot change (only its exit rows,
+    which holds do not read). A hold's store reads, in the hold's own transaction, the
+    airplanes this does not know (:meth:`known`), and the plan remembers them."""
 
-    A hold's plan takes what is remembered (:meth:`known`), even past ``ttl``; such airplanes
-    are read again after the hold (:meth:`refresh`), so that the holds of a busy flight do not
-    all miss at once every ``ttl`` and each run its transaction twice. Concurrent reads of one
-    airplane are one read."""
-
-    airplanes: AirplaneStore
     clock: Clock
     ttl: timedelta = field(default=timedelta(seconds=60))
     _known: dict[str, tuple[Airplane, datetime]] = field(factory=dict, init=False)
-    _stale: set[str] = field(factory=set, init=False)
-    _reading: anyio.Lock | None = field(default=None, init=False)
 
     def known(self, airplane_id: str) -> Airplane | None:
-        """The airplane if it is remembered, without reading it (noting it for
-        :meth:`refresh` when it is older than ``ttl``)."""
-        known = self._known.get(airplane_id)
-        if known is None:
-            return None
-        if known[1] <= self.clock.now():
-            self._stale.add(airplane_id)
-        return known[0]
-
-    async def get(self, airplane_id: str) -> Airplane:
+        """The airplane if it is remembered and fresh."""
         known = self._known.get(airplane_id)
         if known is not None and known[1] > self.clock.now():
             return known[0]
-        if self._reading is None:
-            self._reading = anyio.Lock()
-        async with self._reading:
-            known = self._known.get(airplane_id)
-            if known is not None and known[1] > self.clock.now():
-                return known[0]  # read by another hold meanwhile
-            airplane = await self.airplanes.get(airplane_id)
-            if len(self._known) >= 1000:
-                self._known.clear()
-            self._known[airplane_id] = (airplane, self.clock.now() + self.ttl)
-            self._stale.discard(airplane_id)
-            return airplane
+        return None
 
-    async def refresh(self) -> None:
-        """Read again the airplanes that plans used past ``ttl``."""
-        while self._stale:
-            await self.get(self._stale.pop())
+    def remember(self, airplane: Airplane) -> None:
+        if airplane.id in self._known and self.known(airplane.id) is airplane:
+            return
+        if len(self._known) >= 1000:
+            self._known.clear()
+        self._known[airplane.id] = (airplane, self.clock.now() + self.ttl)
 
 
 @define
@@ -176,14 +151,6 @@ class _Picking:
         entry[0] -= 1
         if won:
             entry[1] = time.monotonic() + self.recent
-
-
-class _LayoutsNeeded(Exception):
-    """A hold's plan met airplanes it does not know: read them, outside the transaction."""
-
-    def __init__(self, airplane_ids: set[str]) -> None:
-        super().__init__(airplane_ids)
-        self.airplane_ids = airplane_ids
 
 
 def _cabin_layout(airplane: Airplane, flight: Flight, cabin: Cabin, field_name: str) -> CabinLayout:
@@ -349,7 +316,6 @@ class Bookings:
     """Holds made from offers, their cancellation, and the expiry of unpaid ones."""
 
     bookings: BookingStore
-    airplanes: AirplaneStore
     clock: Clock
     rules: BookingRules = field(factory=BookingRules)
     #: Refunds confirmed bookings when they are cancelled (set by the facade).
@@ -360,7 +326,7 @@ class Bookings:
     _picking: _Picking = field(factory=_Picking, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._layouts = AirplaneLayouts(self.airplanes, self.clock)
+        self._layouts = AirplaneLayouts(self.clock)
 
     async def hold(
         self,
@@ -374,8 +340,9 @@ class Bookings:
         ``seats`` may choose seats for some passengers on some flights; everyone else is
         seated by :func:`~airline_core.booking.seating.choose_seats`, a party together where
         the free seats allow. The whole hold is one transaction of the store
-        (:meth:`~airline_core.ports.BookingStore.hold`): it reads the offer, its flights and
-        their taken seats, and claims the seats picked from that read.
+        (:meth:`~airline_core.ports.BookingStore.hold`): it reads the offer, its flights, their
+        airplanes (those not remembered) and taken seats, and claims the seats picked from that
+        read.
 
         :raises NotFound: no such offer, or another user's.
         :raises OfferExpired: the offer's validity ended.
@@ -451,16 +418,12 @@ class Bookings:
         for attempt in range(1, self.rules.claim_attempts + 1):
             won: set[tuple[str, str]] = set()
             try:
-                decided = await self.bookings.hold(principal.user_id, offer_id, now, plan, key)
+                decided = await self.bookings.hold(
+                    principal.user_id, offer_id, now, plan, key, known=self._layouts.known
+                )
                 if decided.booking is not None:
                     won = {(seat.flight_id, seat.seat) for seat in decided.booking.seats}
-                await self._layouts.refresh()
                 return decided
-            except _LayoutsNeeded as needed:
-                # The transaction does no I/O of its own beyond its statements: the layouts
-                # are read now, and the hold runs again (once a minute per airplane).
-                for airplane_id in sorted(needed.airplane_ids):
-                    await self._layouts.get(airplane_id)
             except AlreadyExists:
                 continue  # the record locator was taken: another one
             except SeatUnavailable as error:
@@ -508,14 +471,10 @@ class Bookings:
             if flight_id not in found:
                 raise NotFound(f"no flight has id {flight_id}")
         flights = [found[flight_id] for flight_id in offer.flight_ids]
-        airplanes = {
-            flight.airplane_id: self._layouts.known(flight.airplane_id) for flight in flights
-        }
         layouts: dict[str, CabinLayout] = {}
         for flight in flights:
-            airplane = airplanes[flight.airplane_id]
-            if airplane is None:
-                raise _LayoutsNeeded({a for a, known in airplanes.items() if known is None})
+            airplane = context.airplanes[flight.airplane_id]
+            self._layouts.remember(airplane)
             layouts[flight.id] = _cabin_layout(airplane, flight, offer.cabin, "offer_id")
         chosen = self._check_request(offer, passengers, seats, layouts, now)
         for flight in flights:

@@ -64,7 +64,7 @@ from airline_core.booking.model import (
     SeatAssignment,
     SeatState,
 )
-from airline_core.catalog.model import Cabin, Flight
+from airline_core.catalog.model import Airplane, Cabin, Flight
 from airline_core.errors import (
     FieldError,
     InvalidTransition,
@@ -76,7 +76,14 @@ from airline_core.idempotency import KeptKey, KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
-from airline_runtime.db.catalog import _FLIGHT_BY_ID, _FLIGHT_ROWS, _flight, _instant
+from airline_runtime.db.catalog import (
+    _AIRPLANE_BY_ID,
+    _FLIGHT_BY_ID,
+    _FLIGHT_ROWS,
+    SQLAlchemyAirplaneStore,
+    _flight,
+    _instant,
+)
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
@@ -439,6 +446,8 @@ class SQLAlchemyBookingStore:
         now: datetime,
         plan: Callable[[HoldContext], HoldPlan],
         key: KeyedRequest[Booking] | None = None,
+        *,
+        known: Callable[[str], Airplane | None] = lambda airplane_id: None,
     ) -> HoldPlan:
         first = _hold_context(self.db.dialect)
         parameters = {
@@ -456,12 +465,23 @@ class SQLAlchemyBookingStore:
             found: list[Flight] = []
             taken: dict[str, set[str]] = {}
             lapsed: dict[str, int] = {}  # seats of expired holds, per flight
+            planes: dict[str, Airplane] = {}
             if offer is not None:
                 found = await self._flights(connection, offer.flight_ids)
+                for flight in found:
+                    airplane = planes.get(flight.airplane_id) or known(flight.airplane_id)
+                    if airplane is None:  # once a minute per airplane and process
+                        read = await connection.execute(_AIRPLANE_BY_ID, {"id": flight.airplane_id})
+                        airplane = SQLAlchemyAirplaneStore._airplane(read.one())
+                    planes[flight.airplane_id] = airplane
                 taken, lapsed = await self._taken(connection, found, now)
-            kept = _kept(row)
             context = HoldContext(
-                offer=offer, flights=found, taken=taken, held_seats=int(row.held), kept=kept
+                offer=offer,
+                flights=found,
+                airplanes=planes,
+                taken=taken,
+                held_seats=int(row.held),
+                kept=_kept(row),
             )
             decided = plan(context)
             fresh: dict[str, int] = {}
@@ -484,7 +504,8 @@ class SQLAlchemyBookingStore:
             with integrity_errors(duplicate=f"reference {booking.reference} is taken"):
                 await connection.execute(_INSERT_BOOKING, _booking_values(booking))
             if key is not None and decided.answer is not None:
-                await _store_key(connection, key, now, decided.answer, replace=kept is not None)
+                replace = context.kept is not None
+                await _store_key(connection, key, now, decided.answer, replace=replace)
             for flight_id, count in fresh.items():
                 counted = await connection.execute(
                     _TAKE[booking.cabin], {"flight": flight_id, "count": count}
