@@ -188,3 +188,16 @@ def test_airplane_layouts_are_remembered_for_a_minute() -> None:
     assert layouts.known(plane.id) is plane
     clock.advance(seconds=1)
     assert layouts.known(plane.id) is None  # read again by the next hold
+
+
+def test_one_traveller_is_drawn_a_free_window_or_aisle_seat_or_told_to_look_further() -> None:
+    from airline_core.booking.seating import pick_one
+
+    layout = CabinLayout(cabin=Cabin.ECONOMY, first_row=1, last_row=2, seats="ABC-DEF")
+    preferred = set(layout.window_and_aisle_labels)
+    assert preferred == {"1A", "1C", "1D", "1F", "2A", "2C", "2D", "2F"}
+    seen = {pick_one(layout, {"1A"}, {"2F"}, rng=random.Random(n)) for n in range(200)}
+    assert seen == preferred - {"1A", "2F"}  # every other preferred seat, and only those
+    # Only middle seats free: no draw finds one, choose_seats decides.
+    assert pick_one(layout, preferred) is None
+    assert choose_seats(layout, layout.label_set - preferred, 1) in (["1B"], ["1E"], ["2B"], ["2E"])

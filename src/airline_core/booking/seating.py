@@ -10,20 +10,23 @@ seats allow, in this order of preference:
 
 Among equally good choices it picks one at random. That matters under load: buyers reading the
 same seat map at once would otherwise all reach for the same seats, and all but one would have
-to try again. A single traveller gets a random free window or aisle seat, else a middle one.
+to try again. A single traveller gets a random free window or aisle seat, else a middle one
+(:func:`pick_one` draws one without looking at the whole cabin, while such seats are easy to
+find).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 from attrs import frozen
 
 from airline_core.booking.model import SeatState
 from airline_core.catalog.model import Cabin, CabinLayout, SeatKind
 
-__all__ = ["SeatMap", "SeatMapEntry", "choose_seats"]
+__all__ = ["SeatMap", "SeatMapEntry", "choose_seats", "pick_one"]
 
 _random = random.SystemRandom()
 
@@ -69,6 +72,30 @@ class SeatMap:
 
     def count(self, state: SeatState) -> int:
         return sum(1 for entry in self.seats if entry.state is state)
+
+
+def pick_one(
+    layout: CabinLayout,
+    taken: AbstractSet[str],
+    avoid: AbstractSet[str] = frozenset(),
+    *,
+    tries: int = 24,
+    rng: random.Random | None = None,
+) -> str | None:
+    """A random window or aisle seat of ``layout`` that is neither ``taken`` nor in ``avoid``,
+    found by drawing at random (every such seat equally likely); ``None`` when ``tries`` draws
+    found none: then ask :func:`choose_seats`, which looks at every free seat."""
+    preferred = layout.window_and_aisle_labels
+    if not preferred:
+        return None
+    # By default the random module's own generator, which each forked worker process reseeds
+    # (workers forked from one server do not draw the same seats), with no system call a draw.
+    draw = rng.choice if rng is not None else random.choice
+    for _ in range(tries):
+        label = draw(preferred)
+        if label not in taken and label not in avoid:
+            return label
+    return None
 
 
 def choose_seats(

@@ -41,7 +41,7 @@ from airline_core.booking.model import (
 )
 from airline_core.booking.payments import Payments
 from airline_core.booking.rules import REFUND_PERCENT, BookingRules
-from airline_core.booking.seating import SeatMap, choose_seats
+from airline_core.booking.seating import SeatMap, choose_seats, pick_one
 from airline_core.catalog.model import (
     Airplane,
     Cabin,
@@ -575,14 +575,19 @@ class Bookings:
             if named:
                 raise named
             rest = [p for p in range(offer.passengers) if p not in mine]
-            free = layout.label_set - taken - set(mine.values())
-            near = list(mine.values())
             busy = picking.on(flight.id)
-            picked = (
-                choose_seats(layout, free - busy, len(rest), near=near)
-                if busy and len(free) > len(busy)
-                else None
-            ) or choose_seats(layout, free, len(rest), near=near)
+            # A single traveller (most holds): a few random draws find a free window or aisle
+            # seat without building the cabin's free set.
+            one = pick_one(layout, taken, busy) if len(rest) == 1 and not mine else None
+            picked: list[str] | None = [one] if one is not None else None
+            if picked is None:
+                free = layout.label_set - taken - set(mine.values())
+                near = list(mine.values())
+                picked = (
+                    choose_seats(layout, free - busy, len(rest), near=near)
+                    if busy and len(free) > len(busy)
+                    else None
+                ) or choose_seats(layout, free, len(rest), near=near)
             if picked is None:
                 raise SeatUnavailable(
                     f"flight {flight.number} has too few {offer.cabin} seats left",
