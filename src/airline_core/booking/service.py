@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
@@ -128,19 +129,18 @@ class _Picking:
     recent: float = 1.0
     #: Per flight: label -> [holds claiming it now, monotonic time it is known until].
     _seats: dict[str, dict[str, list[float]]] = field(factory=dict)
+    #: Won seats in the order they stop being known: (until, flight id, label).
+    _expiry: deque[tuple[float, str, str]] = field(factory=deque)
 
     def on(self, flight_id: str) -> AbstractSet[str]:
+        self._forget(time.monotonic())
         labels = self._seats.get(flight_id)
-        if not labels:
-            return frozenset()
-        now = time.monotonic()
-        for label in [label for label, (n, until) in labels.items() if not n and until <= now]:
-            del labels[label]
-        return labels.keys()
+        return labels.keys() if labels else frozenset()
 
     def add(self, flight_id: str, label: str) -> None:
         if len(self._seats) > 10_000:
             self._seats.clear()  # flights nobody holds any more; forgetting only costs retries
+            self._expiry.clear()
         entry = self._seats.setdefault(flight_id, {}).setdefault(label, [0, 0.0])
         entry[0] += 1
 
@@ -151,6 +151,23 @@ class _Picking:
         entry[0] -= 1
         if won:
             entry[1] = time.monotonic() + self.recent
+            self._expiry.append((entry[1], flight_id, label))
+        elif not entry[0] and entry[1] <= time.monotonic():
+            self._drop(flight_id, label)
+
+    def _forget(self, now: float) -> None:
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, flight_id, label = expiry.popleft()
+            entry = self._seats.get(flight_id, {}).get(label)
+            if entry is not None and not entry[0] and entry[1] <= now:
+                self._drop(flight_id, label)
+
+    def _drop(self, flight_id: str, label: str) -> None:
+        labels = self._seats[flight_id]
+        del labels[label]
+        if not labels:
+            del self._seats[flight_id]
 
 
 def _cabin_layout(airplane: Airplane, flight: Flight, cabin: Cabin, field_name: str) -> CabinLayout:
