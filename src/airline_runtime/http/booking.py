@@ -8,8 +8,9 @@ and replayed, with ``Idempotent-Replayed: true``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -17,12 +18,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from airline_core import AirlineError, InvalidRequest, Money, PageRequest, Principal
+from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
 from airline_core.booking.model import Payment, check_born_on
 from airline_core.idempotency import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
+    KeyedRequest,
     StoredAnswer,
     fingerprint,
 )
@@ -362,6 +364,31 @@ def _refusal(
     return response, StoredAnswer(status_code, PROBLEM_JSON, body)
 
 
+T = TypeVar("T")
+
+
+async def _keyed(
+    request: Request[Any, Any, Any], airline: Airline, render: Callable[[T], StoredAnswer]
+) -> KeyedRequest[T]:
+    """The request's idempotency key: fingerprinted, kept with the answer ``render`` makes of
+    the result, and with the problem answer of a refusal.
+
+    :raises IdempotencyKeyMissing: no ``Idempotency-Key`` header.
+    """
+
+    def refusal(error: AirlineError) -> StoredAnswer:
+        return _refusal(request, error)[1]
+
+    print_ = fingerprint(request.method, request.url.path, await request.body())
+    return airline.idempotency.request(
+        _principal(request).user_id,
+        request.headers.get(IDEMPOTENCY_HEADER),
+        print_,
+        render,
+        refusal,
+    )
+
+
 def _sent(answer: StoredAnswer, *, replayed: bool) -> Response[bytes]:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return Response(
@@ -412,23 +439,14 @@ class BookingController(Controller):
         # The key's answer is kept in the hold's own transaction (Bookings.hold_once): no
         # booking exists without it, and a retry that meets the first one running waits for it;
         # a refusal's answer is kept by the use case.
-        principal = _principal(request)
-        idempotency = airline.idempotency
-
         def render(booking: Booking) -> StoredAnswer:
             out = BookingResponse(data=booking_out(booking, airline.clock.now()))
             return StoredAnswer(201, _JSON, msgspec.json.encode(out))
 
-        def refusal(error: AirlineError) -> StoredAnswer:
-            return _refusal(request, error)[1]
-
-        print_ = fingerprint(request.method, request.url.path, await request.body())
-        key = idempotency.request(
-            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render, refusal
-        )
+        key = await _keyed(request, airline, render)
         try:
             answer, replayed = await airline.hold_once(
-                principal,
+                _principal(request),
                 data.offer_id,
                 passengers_in(data.passengers, airline.clock.now().date()),
                 [
@@ -467,25 +485,16 @@ class BookingController(Controller):
     ) -> Response[bytes]:
         # The key is stored in the payment's first transaction and its answer in the
         # confirmation's (Payments.pay_once); a refusal's answer is kept by the use case.
-        principal = _principal(request)
-        idempotency = airline.idempotency
-
         def render(paid: tuple[Booking, Payment]) -> StoredAnswer:
             booking, payment = paid
             out = booking_out(booking, airline.clock.now())
             body = PaidBookingOut(**msgspec.structs.asdict(out), payment=payment_out(payment))
             return StoredAnswer(201, _JSON, msgspec.json.encode(PaidBookingResponse(data=body)))
 
-        def refusal(error: AirlineError) -> StoredAnswer:
-            return _refusal(request, error)[1]
-
-        print_ = fingerprint(request.method, request.url.path, await request.body())
-        key = idempotency.request(
-            principal.user_id, request.headers.get(IDEMPOTENCY_HEADER), print_, render, refusal
-        )
+        key = await _keyed(request, airline, render)
         try:
             answer, replayed = await airline.pay_once(
-                principal,
+                _principal(request),
                 reference,
                 _money_in(data.amount),
                 data.payment_method,
@@ -493,9 +502,9 @@ class BookingController(Controller):
                 accept_new_total=data.accept_new_total,
             )
         except (IdempotencyKeyInUse, IdempotencyKeyReused):
-            raise
+            raise  # about the key, not the request: never its answer
         except AirlineError as error:
-            return _refusal(request, error)[0]
+            return _refusal(request, error)[0]  # kept for the key by the use case
         return _sent(answer, replayed=replayed)
 
     @get(
