@@ -62,6 +62,16 @@ class IdempotencyKeyReused(InvalidRequest):
     """The key was used for another request (422)."""
 
 
+def _in_use() -> IdempotencyKeyInUse:
+    return IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+
+
+def _reused() -> InvalidRequest:
+    return IdempotencyKeyReused.for_field(
+        "Idempotency-Key", "was used for another request: use a new key"
+    )
+
+
 @frozen
 class StoredAnswer:
     """An answer as it was sent: status, media type and body."""
@@ -207,13 +217,11 @@ class Idempotency:
         if kept is None or kept.expires_at <= now:
             return None
         if kept.fingerprint != print_:
-            raise IdempotencyKeyReused.for_field(
-                "Idempotency-Key", "was used for another request: use a new key"
-            )
+            raise _reused()
         if kept.answer is not None:
             return kept.answer
         if kept.lease_until > now:
-            raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+            raise _in_use()
         return None
 
     async def keep(self, request: KeyedRequest[T], answer: StoredAnswer) -> None:
@@ -240,11 +248,9 @@ class Idempotency:
             user_id, self.check_key(key), print_, now, now + self.retention, now + self.lease
         )
         if claim.state is KeyState.RUNNING:
-            raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+            raise _in_use()
         if claim.state is KeyState.OTHER_REQUEST:
-            raise IdempotencyKeyReused.for_field(
-                "Idempotency-Key", "was used for another request: use a new key"
-            )
+            raise _reused()
         return claim.answer
 
     async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:

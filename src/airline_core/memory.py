@@ -396,9 +396,7 @@ class MemoryBookingStore:
         if booking is not None:
             self._store(booking, now)
             if key is not None:
-                self.keys.keys[(user_id, key.key)] = _KeyRecord(
-                    key.fingerprint, key.expires_at, now, decided.answer
-                )
+                self.keys.store(key, now, decided.answer)
         return decided
 
     def _context(
@@ -426,12 +424,7 @@ class MemoryBookingStore:
             for b in catalog.bookings.values()
             if b.user_id == user_id and b.status_at(now) is BookingStatus.HELD
         )
-        record = None if key is None else self.keys.keys.get((user_id, key.key))
-        kept = (
-            None
-            if record is None
-            else KeptKey(record.fingerprint, record.expires_at, record.lease_until, record.answer)
-        )
+        kept = None if key is None else self.keys.keys.get((user_id, key.key))
         airplanes = {f.airplane_id: catalog.airplanes[f.airplane_id] for f in flights}
         return HoldContext(
             offer=offer,
@@ -529,12 +522,7 @@ class MemoryPaymentStore:
     ) -> PaymentPlan:
         catalog = self.catalog
         booking = next((b for b in catalog.bookings.values() if b.reference == reference), None)
-        record = None if key is None else self.keys.keys.get((key.user_id, key.key))
-        kept = (
-            None
-            if record is None
-            else KeptKey(record.fingerprint, record.expires_at, record.lease_until, record.answer)
-        )
+        kept = None if key is None else self.keys.keys.get((key.user_id, key.key))
         earlier = (
             sorted(
                 (p for p in catalog.payments.values() if p.booking_id == booking.id),
@@ -549,9 +537,7 @@ class MemoryPaymentStore:
             return decided
         self._lease(payment, leased, now, decided.lease_until, resume=decided.resume)
         if key is not None:
-            self.keys.keys[(key.user_id, key.key)] = _KeyRecord(
-                key.fingerprint, key.expires_at, key.lease_until
-            )
+            self.keys.store(key, now, None)
         return decided
 
     async def start(
@@ -630,7 +616,7 @@ class MemoryPaymentStore:
         del catalog.paying[stored.id]
         catalog.payments[payment.id] = payment
         if key is not None and answer is not None:
-            await self.keys.complete(key.user_id, key.key, answer)
+            self.keys.store(key, now, answer)
         return True
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:
@@ -639,16 +625,16 @@ class MemoryPaymentStore:
 
 
 @define
-class _KeyRecord:
-    fingerprint: str
-    expires_at: datetime
-    lease_until: datetime
-    answer: StoredAnswer | None = None
-
-
-@define
 class MemoryIdempotencyStore:
-    keys: dict[tuple[str, str], _KeyRecord] = field(factory=dict)
+    keys: dict[tuple[str, str], KeptKey] = field(factory=dict)
+
+    def store(self, key: KeyedRequest[Any], now: datetime, answer: StoredAnswer | None) -> None:
+        """Store ``key`` as a use case's transaction does: with its ``answer``, or running
+        until ``key.lease_until``."""
+        lease_until = key.lease_until if answer is None else now
+        self.keys[(key.user_id, key.key)] = KeptKey(
+            key.fingerprint, key.expires_at, lease_until, answer
+        )
 
     async def claim(
         self,
@@ -661,7 +647,7 @@ class MemoryIdempotencyStore:
     ) -> KeyClaim:
         found = self.keys.get((user_id, key))
         if found is None or found.expires_at <= now:
-            self.keys[(user_id, key)] = _KeyRecord(fingerprint, expires_at, lease_until)
+            self.keys[(user_id, key)] = KeptKey(fingerprint, expires_at, lease_until)
             return KeyClaim(KeyState.NEW)
         if found.fingerprint != fingerprint:
             return KeyClaim(KeyState.OTHER_REQUEST)
@@ -669,13 +655,13 @@ class MemoryIdempotencyStore:
             return KeyClaim(KeyState.DONE, found.answer)
         if found.lease_until > now:
             return KeyClaim(KeyState.RUNNING)
-        found.lease_until = lease_until
+        self.keys[(user_id, key)] = attrs.evolve(found, lease_until=lease_until)
         return KeyClaim(KeyState.NEW)
 
     async def complete(self, user_id: str, key: str, answer: StoredAnswer) -> None:
         found = self.keys.get((user_id, key))
         if found is not None:
-            found.answer = answer
+            self.keys[(user_id, key)] = attrs.evolve(found, answer=answer)
 
     async def keep(
         self,
@@ -687,10 +673,13 @@ class MemoryIdempotencyStore:
         expires_at: datetime,
     ) -> None:
         found = self.keys.get((user_id, key))
-        live = found is not None and found.expires_at > now
-        if live and found is not None and (found.answer is not None or found.lease_until > now):
-            return
-        self.keys[(user_id, key)] = _KeyRecord(fingerprint, expires_at, now, answer)
+        if (
+            found is not None
+            and found.expires_at > now
+            and (found.answer is not None or found.lease_until > now)
+        ):
+            return  # a live record's answer stands
+        self.keys[(user_id, key)] = KeptKey(fingerprint, expires_at, now, answer)
 
     async def release(self, user_id: str, key: str) -> None:
         self.keys.pop((user_id, key), None)

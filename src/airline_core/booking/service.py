@@ -106,8 +106,8 @@ class AirplaneLayouts:
         return None
 
     def remember(self, airplane: Airplane) -> None:
-        if airplane.id in self._known and self.known(airplane.id) is airplane:
-            return
+        if self.known(airplane.id) is airplane:
+            return  # remembered and fresh: its minute runs from when it was read
         if len(self._known) >= 1000:
             self._known.clear()
         self._known[airplane.id] = (airplane, self.clock.now() + self.ttl)

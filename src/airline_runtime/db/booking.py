@@ -72,7 +72,7 @@ from airline_core.errors import (
     PaymentInProgress,
     SeatUnavailable,
 )
-from airline_core.idempotency import KeptKey, KeyedRequest, StoredAnswer
+from airline_core.idempotency import KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
@@ -85,6 +85,7 @@ from airline_runtime.db.catalog import (
     _instant,
 )
 from airline_runtime.db.engine import Database, integrity_errors
+from airline_runtime.db.idempotency import KEY_COLUMNS, kept_key, store_key
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
 from airline_runtime.db.tables import idempotency_keys as keys
@@ -263,13 +264,6 @@ def _booking(row: Any) -> Booking:
     )
 
 
-# An idempotency key's record, joined to the row a use case reads first.
-_KEY_COLUMNS = tuple(
-    keys.c[name].label(f"key_{name}")
-    for name in ("fingerprint", "expires_at", "lease_until", "status", "media_type", "body")
-)
-
-
 @cache
 def _hold_context(dialect: str) -> Any:
     """The first statement of a hold: the user's row, locked on MySQL (so that two holds of
@@ -289,7 +283,7 @@ def _hold_context(dialect: str) -> Any:
             users.c.id.label("user_row"),
             held.label("held"),
             *(column for column in offers.c),
-            *_KEY_COLUMNS,
+            *KEY_COLUMNS,
         )
         .select_from(
             users.outerjoin(offers, offers.c.id == bindparam("offer")).outerjoin(
@@ -299,18 +293,6 @@ def _hold_context(dialect: str) -> Any:
         .where(users.c.id == bindparam("user"))
     )
     return query.with_for_update() if dialect == "mysql" else query
-
-
-def _kept(row: Any) -> KeptKey | None:
-    """The idempotency key's record from a row with the :data:`_KEY_COLUMNS`."""
-    if row.key_fingerprint is None:
-        return None
-    answer = (
-        None
-        if row.key_status is None
-        else StoredAnswer(row.key_status, row.key_media_type, row.key_body.encode())
-    )
-    return KeptKey(row.key_fingerprint, row.key_expires_at, row.key_lease_until, answer)
 
 
 _FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
@@ -333,44 +315,6 @@ _TAKEN_ON = text(
 _TAKEN_ON_ONE = text(
     _TAKEN_COLUMNS + "flight_id = :flight AND state <> 'available' GROUP BY flight_id"
 ).bindparams(_NOW)
-_INSERT_KEY = insert(keys)
-_REPLACE_KEY = (
-    update(keys)
-    .where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key_"))
-    .values(
-        fingerprint=bindparam("fingerprint"),
-        expires_at=bindparam("expires_at"),
-        lease_until=bindparam("lease_until"),
-        status=bindparam("status"),
-        media_type=bindparam("media_type"),
-        body=bindparam("body"),
-    )
-)
-
-
-async def _store_key(
-    connection: AsyncConnection,
-    key: KeyedRequest[Any],
-    now: datetime,
-    answer: StoredAnswer | None,
-    *,
-    replace: bool,
-) -> None:
-    """Store ``key`` in a use case's transaction: with its ``answer``, or running until
-    ``key.lease_until``; ``replace`` overwrites the record the use case read and ran past."""
-    values: dict[str, Any] = {
-        "fingerprint": key.fingerprint,
-        "expires_at": key.expires_at,
-        "lease_until": key.lease_until if answer is None else now,
-        "status": None if answer is None else answer.status,
-        "media_type": None if answer is None else answer.media_type,
-        "body": None if answer is None else answer.body.decode(),
-    }
-    if replace:
-        await connection.execute(_REPLACE_KEY, {**values, "user": key.user_id, "key_": key.key})
-        return
-    with integrity_errors(duplicate="the idempotency key was stored meanwhile"):
-        await connection.execute(_INSERT_KEY, {**values, "user_id": key.user_id, "key": key.key})
 
 
 def _claim(*, expired: bool, one: bool = False) -> Any:
@@ -403,11 +347,11 @@ _INSERT_BOOKING = insert(bookings)
 _BOOKING_BY_REFERENCE = select(bookings).where(bookings.c.reference == bindparam("reference"))
 _OFFER_BY_ID = select(offers).where(offers.c.id == bindparam("id"))
 _CLAIM_AVAILABLE = _claim(expired=False)
+_CLAIM_EXPIRED = _claim(expired=True)
 _CLAIM_ONE_AVAILABLE = _claim(expired=False, one=True)
 _CLAIM_ONE_EXPIRED = _claim(expired=True, one=True)
 # How many times a hold picks seats again within its transaction before it starts afresh.
 _PICKS = 4
-_CLAIM_EXPIRED = _claim(expired=True)
 
 
 def _take_seats(cabin: Cabin, sign: int) -> Any:
@@ -481,7 +425,7 @@ class SQLAlchemyBookingStore:
                 airplanes=planes,
                 taken=taken,
                 held_seats=int(row.held),
-                kept=_kept(row),
+                kept=kept_key(row),
             )
             decided = plan(context)
             fresh: dict[str, int] = {}
@@ -505,7 +449,7 @@ class SQLAlchemyBookingStore:
                 await connection.execute(_INSERT_BOOKING, _booking_values(booking))
             if key is not None and decided.answer is not None:
                 replace = context.kept is not None
-                await _store_key(connection, key, now, decided.answer, replace=replace)
+                await store_key(connection, key, now, decided.answer, replace=replace)
             for flight_id, count in fresh.items():
                 counted = await connection.execute(
                     _TAKE[booking.cabin], {"flight": flight_id, "count": count}
@@ -757,7 +701,7 @@ def _payment_context(dialect: str) -> Any:
     """The first statement of a payment: the booking's row, locked on MySQL (payments of one
     booking queue here instead of racing for its lease), and the request's idempotency key."""
     query = (
-        select(bookings, *_KEY_COLUMNS)
+        select(bookings, *KEY_COLUMNS)
         .select_from(
             bookings.outerjoin(
                 keys, (keys.c.user_id == bindparam("user")) & (keys.c.key == bindparam("key"))
@@ -801,13 +745,13 @@ class SQLAlchemyPaymentStore:
             if booking is not None and booking.paying_until is not None:
                 found = await connection.execute(_PAYMENTS_OF, {"booking": booking.id})
                 earlier = [_payment(r) for r in found]
-            kept = None if row is None else _kept(row)
+            kept = None if row is None else kept_key(row)
             decided = plan(PaymentContext(booking=booking, kept=kept, payments=earlier))
             payment, leased, until = decided.payment, decided.booking, decided.lease_until
             if payment is None or leased is None or until is None:
                 return decided
             if key is not None:
-                await _store_key(connection, key, now, None, replace=kept is not None)
+                await store_key(connection, key, now, None, replace=kept is not None)
             await self._lease(connection, payment, leased, now, until, resume=decided.resume)
             return decided
 
@@ -918,7 +862,7 @@ class SQLAlchemyPaymentStore:
                     raise _Lost
             await connection.execute(*_update_payment(payment))
             if key is not None and answer is not None:
-                await _store_key(connection, key, now, answer, replace=True)
+                await store_key(connection, key, now, answer, replace=True)
 
         try:
             await self.db.write(work)

@@ -3,6 +3,9 @@
 A claim inserts the key; the primary key (user, key) makes exactly one of several concurrent
 first requests win. A loser reads the row and decides; taking over an expired key or a lapsed
 lease is a compare-and-set on the value it read, so again only one claimant wins.
+
+A use case that keeps its key in its own transaction (a hold, a payment) reads the record with
+its first row (:data:`KEY_COLUMNS`, :func:`kept_key`) and writes it with :func:`store_key`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from typing import Any
 from attrs import define
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from airline_core.idempotency import KeyClaim, KeyState, StoredAnswer
-from airline_runtime.db.engine import Database, integrity_error_kind
+from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
+from airline_runtime.db.engine import Database, integrity_error_kind, integrity_errors
 from airline_runtime.db.tables import idempotency_keys as keys
 
-__all__ = ["SQLAlchemyIdempotencyStore"]
+__all__ = ["KEY_COLUMNS", "SQLAlchemyIdempotencyStore", "kept_key", "store_key"]
 
 
 def _the(user_id: str, key: str) -> Any:
@@ -33,6 +37,64 @@ _COMPLETE = (
     .where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key_"))
     .values(status=bindparam("status"), media_type=bindparam("media_type"), body=bindparam("body"))
 )
+
+
+_REPLACE = (
+    update(keys)
+    .where(keys.c.user_id == bindparam("user"), keys.c.key == bindparam("key_"))
+    .values(
+        fingerprint=bindparam("fingerprint"),
+        expires_at=bindparam("expires_at"),
+        lease_until=bindparam("lease_until"),
+        status=bindparam("status"),
+        media_type=bindparam("media_type"),
+        body=bindparam("body"),
+    )
+)
+
+# A key's record, for a use case that reads it joined to its own first row (a hold, a
+# payment): see kept_key.
+KEY_COLUMNS = tuple(
+    keys.c[name].label(f"key_{name}")
+    for name in ("fingerprint", "expires_at", "lease_until", "status", "media_type", "body")
+)
+
+
+def kept_key(row: Any) -> KeptKey | None:
+    """The key's record from a row with the :data:`KEY_COLUMNS`, or ``None``."""
+    if row.key_fingerprint is None:
+        return None
+    answer = (
+        None
+        if row.key_status is None
+        else StoredAnswer(row.key_status, row.key_media_type, row.key_body.encode())
+    )
+    return KeptKey(row.key_fingerprint, row.key_expires_at, row.key_lease_until, answer)
+
+
+async def store_key(
+    connection: AsyncConnection,
+    key: KeyedRequest[Any],
+    now: datetime,
+    answer: StoredAnswer | None,
+    *,
+    replace: bool,
+) -> None:
+    """Store ``key`` in a use case's transaction: with its ``answer``, or running until
+    ``key.lease_until``; ``replace`` overwrites the record the use case read and ran past."""
+    values: dict[str, Any] = {
+        "fingerprint": key.fingerprint,
+        "expires_at": key.expires_at,
+        "lease_until": key.lease_until if answer is None else now,
+        "status": None if answer is None else answer.status,
+        "media_type": None if answer is None else answer.media_type,
+        "body": None if answer is None else answer.body.decode(),
+    }
+    if replace:
+        await connection.execute(_REPLACE, {**values, "user": key.user_id, "key_": key.key})
+        return
+    with integrity_errors(duplicate="the idempotency key was stored meanwhile"):
+        await connection.execute(_INSERT, {**values, "user_id": key.user_id, "key": key.key})
 
 
 @define
