@@ -38,7 +38,7 @@ from litestar import Litestar, Response, get
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway import free_port, percentile, run_load, start_server
+from gateway import cpu_seconds, free_port, percentile, run_load, start_server
 
 DEFAULT_URL = "mysql://root@127.0.0.1:3306/airline_bench"
 AIRPORTS = 79
@@ -357,15 +357,6 @@ def raw_app() -> Any:
         logging_config=None,
         openapi_config=None,
     )
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def http_rounds(

@@ -14,8 +14,14 @@ and merge :mod:`structlog.contextvars`, so every line logged while a request run
 whoever logs it.
 
 The access line, written once per request, takes a shorter road in the JSON format
-(:func:`write_access`): the fields are encoded and written in one step, a few microseconds where
-the processor chain costs several times that, which counts on an API's hottest path.
+(:func:`write_access`): the fields are encoded in one step, a few microseconds where the
+processor chain costs several times that, which counts on an API's hottest path. And access
+lines are written in batches, as nginx's ``access_log ... buffer= flush=`` does: up to
+:data:`ACCESS_FLUSH_LINES` lines or ``settings.log_flush_ms`` (``AIRLINE_LOG_FLUSH_MS``, 100 ms
+by default; 0 writes each line at once) after the first of them, whichever comes first, in one
+write (one system call instead of one per request). Any other
+line written to the stream first writes the access lines before it, so the order of lines
+is kept; :func:`flush` writes what waits (the process does it at exit).
 
 Nothing happens at import time: entry points call :func:`configure_logging` (the CLI before
 uvicorn starts, the app factory in each worker process).
@@ -23,11 +29,15 @@ uvicorn starts, the app factory in each worker process).
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
+import threading
 import time
+from collections import deque
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import Any, Final, TextIO, cast
 
 import msgspec
 import structlog
@@ -35,7 +45,17 @@ from structlog.typing import EventDict, Processor
 
 from airline_runtime.settings import Settings
 
-__all__ = ["AccessLine", "configure_logging", "request_id", "write_access"]
+__all__ = [
+    "ACCESS_FLUSH_LINES",
+    "AccessLine",
+    "configure_logging",
+    "flush",
+    "request_id",
+    "write_access",
+]
+
+#: Access lines are written when this many wait (or when the oldest has waited its time).
+ACCESS_FLUSH_LINES: Final = 64
 
 #: The id of the request being served; ``None`` outside requests.
 request_id: ContextVar[str | None] = ContextVar("airline_request_id", default=None)
@@ -49,7 +69,9 @@ def _add_request_id(logger: Any, method_name: str, event: EventDict) -> EventDic
 
 
 #: Loggers that uvicorn gives handlers of its own; ours replace them so every line has one format.
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+#: uvicorn's access log: silenced, since the gateway writes each request's line itself.
+_UVICORN_ACCESS = "uvicorn.access"
 
 
 class _AirlineHandler(logging.StreamHandler[TextIO]):
@@ -77,6 +99,7 @@ class _UtcTimestamp:
     of day are formatted once per second, not on every line."""
 
     def __init__(self) -> None:
+        #: The second, and its text up to the decimal point.
         self._cached: tuple[int, str] = (-1, "")
 
     def __call__(self, logger: Any, method_name: str, event: EventDict) -> EventDict:
@@ -84,14 +107,14 @@ class _UtcTimestamp:
         return event
 
     def now(self) -> str:
-        now = time.time()
-        second = int(now)
+        micros = time.time_ns() // 1000  # whole integers: no float to round on every line
+        second = micros // 1_000_000
         cached_second, prefix = self._cached
         if second != cached_second:
-            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
             # One tuple, so a thread never pairs one second with another's text.
             self._cached = (second, prefix)
-        return "%s.%06dZ" % (prefix, (now - second) * 1_000_000)  # noqa: UP031 - faster than f"{:06d}", on every access line
+        return prefix + ("%06d" % (micros % 1_000_000)) + "Z"  # noqa: UP031 - the fastest form, on every access line
 
 
 def _renderer(log_format: str, stream: TextIO) -> tuple[list[Processor], Processor]:
@@ -125,12 +148,20 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     ]
     global _access  # noqa: PLW0603 - the access line's writer follows the one configuration
     json_lines = settings.log_format == "json"
-    _access = _AccessLog(stream if json_lines else None, timestamp, enabled=level <= logging.INFO)
+    _access.flush()
+    _access = _AccessLog(
+        stream if json_lines else None,
+        timestamp,
+        enabled=level <= logging.INFO,
+        flush_seconds=settings.log_flush_ms / 1000,
+    )
+    # Every other writer goes through this, which writes the waiting access lines first.
+    writer = cast(TextIO, _AfterAccessLines(stream, _access))
 
     structlog.configure(
         processors=[*shared, *prepare, render],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=writer),
         context_class=dict,
         # Off so that a later configure_logging (tests, embedding) reaches module-level loggers;
         # the one hot logger (the access log) is bound once when the app is built.
@@ -141,7 +172,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *prepare, render],
     )
-    handler = _AirlineHandler(stream)
+    handler = _AirlineHandler(writer)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _AirlineHandler)]:
@@ -155,9 +186,15 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # No handler and no propagation: uvicorn checks `hasHandlers()` when a connection opens and,
+    # finding none, neither writes a second access line per request nor formats its arguments
+    # (it does that before the level check; ~10 k instructions a request, see benchmarks.md).
+    access = logging.getLogger(_UVICORN_ACCESS)
+    access.handlers.clear()
+    access.propagate = False
 
 
-class AccessLine(msgspec.Struct):
+class AccessLine(msgspec.Struct, gc=False):
     """One request's access line, as the gateway logs it once the request is answered."""
 
     request_id: str
@@ -187,13 +224,79 @@ _ACCESS_LOGGER_FIELDS = frozenset({"timestamp", "event", "level", "logger"})
 
 
 class _AccessLog:
-    """Where access lines go: straight to the stream in the JSON format (one struct encoded,
-    one write), else (``stream`` None) through structlog."""
+    """Where access lines go: in the JSON format, encoded and held for a batched write to the
+    stream (see the module's documentation); else (``stream`` None) through structlog.
 
-    def __init__(self, stream: TextIO | None, timestamp: _UtcTimestamp, *, enabled: bool) -> None:
+    Lines are added on the event loop's thread; any thread may flush (another logger's line
+    written from a worker thread does). The deque is never replaced, only drained item by
+    item, so a line added while another thread writes waits for the next write, never lost.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None,
+        timestamp: _UtcTimestamp,
+        *,
+        enabled: bool,
+        flush_seconds: float = 0.0,
+    ) -> None:
         self.stream = stream
         self.timestamp = timestamp
         self.enabled = enabled
+        self.flush_seconds = flush_seconds
+        self.pending: deque[AccessLine] = deque()
+        self._writing = threading.Lock()
+
+    def add(self, line: AccessLine) -> None:
+        self.pending.append(line)
+        self.added(len(self.pending))
+
+    def added(self, waiting: int) -> None:
+        """A line was added and ``waiting`` wait now: write them, or plan to."""
+        if waiting == 1:
+            if self.flush_seconds <= 0:
+                self.flush()
+                return
+            try:
+                asyncio.get_running_loop().call_later(self.flush_seconds, self.flush)
+            except RuntimeError:  # no event loop to wait on: write now
+                self.flush()
+        elif waiting >= ACCESS_FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        pending = self.pending
+        stream = self.stream
+        if not pending or stream is None:
+            return
+        with self._writing:
+            lines = []
+            while pending:
+                lines.append(pending.popleft())
+            if lines:
+                # One call encodes the batch: a call per line costs more than its encoding.
+                stream.write(_ENCODER.encode_lines(lines).decode())
+                stream.flush()
+
+
+class _AfterAccessLines:
+    """The stream as every other writer sees it: each write first writes the access lines
+    that wait, so lines reach the stream in the order they were logged."""
+
+    def __init__(self, stream: TextIO, access: _AccessLog) -> None:
+        self._stream = stream
+        self._access = access
+
+    def write(self, text: str) -> int:
+        self._access.flush()
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._access.flush()
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 # Until configure_logging runs (tests, embedding), the line goes through structlog's defaults.
@@ -210,4 +313,15 @@ def write_access(line: AccessLine) -> None:
         structlog.get_logger().info("request", logger="airline.access", **line.fields())
         return
     line.timestamp = access.timestamp.now()
-    stream.write(_ENCODER.encode(line).decode() + "\n")
+    pending = access.pending  # access.add(), inline: this runs for every request
+    pending.append(line)
+    if len(pending) == 1 or len(pending) >= ACCESS_FLUSH_LINES:
+        access.added(len(pending))
+
+
+def flush() -> None:
+    """Write the access lines that wait (see the module's documentation)."""
+    _access.flush()
+
+
+atexit.register(flush)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import anyio
@@ -90,7 +89,9 @@ class JWTAccessTokens:
     checking it costs far more than answering a cheap GET (PyJWT validates every character), so
     each replica remembers the tokens it verified lately: a token is checked in full once, then
     found by its exact text, with only its expiry checked again. Only tokens that passed every
-    check are remembered, and the signing secret never changes while the process runs.
+    check are remembered, and the signing secret never changes while the process runs. When
+    more than :attr:`remembered` are, the one verified first is forgotten: a token lives 15
+    minutes, so the oldest is the nearest its end (no reordering on each use, as an LRU would).
     """
 
     secret: str = field(repr=False)
@@ -101,9 +102,8 @@ class JWTAccessTokens:
     leeway: timedelta = timedelta(seconds=10)
     #: How many verified tokens to remember (a few hundred bytes each).
     remembered: int = 10_000
-    _verified: OrderedDict[str, tuple[Principal, float]] = field(
-        factory=OrderedDict, init=False, repr=False
-    )
+    #: token -> (principal, the instant it stops being accepted: its expiry plus the leeway).
+    _verified: dict[str, tuple[Principal, float]] = field(factory=dict, init=False, repr=False)
 
     def issue(self, principal: Principal, now: datetime) -> tuple[str, int]:
         claims = {
@@ -121,18 +121,18 @@ class JWTAccessTokens:
         )
 
     def verify(self, token: str) -> Principal:
-        known = self._verified.get(token)
+        verified = self._verified
+        known = verified.get(token)
         if known is not None:
-            principal, expires = known
-            if time.time() < expires + self.leeway.total_seconds():
-                self._verified.move_to_end(token)
+            principal, until = known
+            if time.time() < until:
                 return principal
-            del self._verified[token]
+            del verified[token]
             raise NotAuthenticated(_INVALID)
         principal, expires = self._decode(token)
-        self._verified[token] = (principal, expires)
-        if len(self._verified) > self.remembered:
-            self._verified.popitem(last=False)
+        verified[token] = (principal, expires + self.leeway.total_seconds())
+        if len(verified) > self.remembered:
+            del verified[next(iter(verified))]
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float]:

@@ -202,6 +202,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     log_format: str = "json"
     log_level: str = "info"
+    #: How long access lines may wait to be written in one batch (milliseconds; 0: each at once).
+    log_flush_ms: int = 100
     #: Connection times in minutes: the minimum, the maximum, and airports' own minimums.
     min_connection_minutes: int = 45
     max_connection_minutes: int = 360
@@ -300,6 +302,7 @@ class Settings:
             log_level=_choice(
                 environ, "AIRLINE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
+            log_flush_ms=_integer(environ, "AIRLINE_LOG_FLUSH_MS", 100, 0, 10_000),
             **_connections(environ),
             **_booking(environ),
             **_payments(environ),

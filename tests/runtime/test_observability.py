@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import structlog
@@ -24,6 +25,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import values
 
 from airline_core.identity.model import Principal, Role
+from airline_runtime import logs
 from airline_runtime.http.gateway import gateway
 from airline_runtime.http.observability import (
     HttpMetrics,
@@ -85,6 +87,7 @@ def log_stream() -> Iterator[io.StringIO]:
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    logs.flush()  # the access lines waiting for their batch
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
@@ -213,6 +216,63 @@ async def test_stdlib_lines_of_a_request_carry_its_id(
     # The id is unbound once the request is over.
     logging.getLogger("airline_runtime.test").warning("after")
     assert "request_id" not in lines(log_stream)[-1]
+
+
+def _access_line(number: int) -> logs.AccessLine:
+    return logs.AccessLine(f"req-{number}", "GET", "/items/1", "/items/{n}", 200, 1.0, None, None)
+
+
+def _events(stream: io.StringIO) -> list[str]:
+    """The request ids of the access lines and the events of the others, as written so far."""
+    return [
+        line.get("request_id") if line["event"] == "request" else line["event"]
+        for line in map(json.loads, stream.getvalue().splitlines())
+    ]
+
+
+async def test_access_lines_wait_for_a_batch_and_keep_their_place(
+    log_stream: io.StringIO,
+) -> None:
+    logs.write_access(_access_line(1))
+    logs.write_access(_access_line(2))
+    assert log_stream.getvalue() == ""  # waiting for more, or for their tenth of a second
+    # Any other line writes the waiting ones first: the order is the order they were logged in.
+    logging.getLogger("some.library").warning("disk full")
+    structlog.get_logger().warning("structured")
+    assert _events(log_stream) == ["req-1", "req-2", "disk full", "structured"]
+    logs.write_access(_access_line(3))
+    await anyio.sleep(Settings().log_flush_ms / 1000 * 2)
+    assert _events(log_stream)[-1] == "req-3"  # written by the timer, nothing else logged
+
+
+async def test_a_full_batch_is_written_at_once(log_stream: io.StringIO) -> None:
+    for number in range(logs.ACCESS_FLUSH_LINES):
+        logs.write_access(_access_line(number))
+    assert _events(log_stream) == [f"req-{n}" for n in range(logs.ACCESS_FLUSH_LINES)]
+
+
+def test_without_an_event_loop_an_access_line_is_written_at_once(
+    log_stream: io.StringIO,
+) -> None:
+    logs.write_access(_access_line(7))
+    assert _events(log_stream) == ["req-7"]
+
+
+def test_a_flush_time_of_zero_writes_each_access_line_at_once(log_stream: io.StringIO) -> None:
+    stream = io.StringIO()  # the fixture puts the logging set-up back afterwards
+    configure_logging(Settings(log_level="info", log_flush_ms=0), stream=stream)
+    logs.write_access(_access_line(8))
+    assert _events(stream) == ["req-8"]
+
+
+def test_uvicorns_access_log_stays_silent(log_stream: io.StringIO) -> None:
+    # uvicorn writes (and formats) its own access line when this logger has a handler anywhere
+    # up its chain; the gateway writes one already.
+    access = logging.getLogger("uvicorn.access")
+    assert not access.propagate
+    # (pytest's capture handlers aside, which the tests' own loggers get too)
+    assert [h for h in access.handlers if type(h).__name__ != "LogCaptureHandler"] == []
+    assert logging.getLogger("uvicorn.error").hasHandlers()
 
 
 def test_configuring_twice_keeps_one_handler_and_the_console_form(

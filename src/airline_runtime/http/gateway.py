@@ -9,7 +9,7 @@ In order, for each HTTP request:
    :class:`~airline_core.identity.model.Principal` (or ``None``) left in ``scope["user"]`` for
    guards and handlers; a bad token answers 401, even on a public route;
 4. **rate limit** per user, else per client IP
-   (:class:`~airline_runtime.http.ratelimit.RateLimiter`): ``RateLimit-*`` headers on the
+   (:class:`~airline_runtime.http.ratelimit.RateLimiter`): the ``RateLimit`` header on the
    answer, 429 past the limit;
 5. the app (Litestar: routing, CORS, guards, the routes);
 6. afterwards, one **access line** and the **metrics** of the request.
@@ -40,7 +40,6 @@ from structlog.typing import FilteringBoundLogger
 
 from airline_core.errors import NotAuthenticated
 from airline_core.identity.model import Principal
-from airline_runtime import logs
 from airline_runtime.http.hardening import (
     HeaderSet,
     SecurityHeaders,
@@ -55,6 +54,8 @@ from airline_runtime.http.observability import (
 )
 from airline_runtime.http.problems import send_problem
 from airline_runtime.http.ratelimit import RateLimiter, refuse
+from airline_runtime.logs import AccessLine, write_access
+from airline_runtime.logs import request_id as request_id_variable
 
 __all__ = ["Authenticator", "Gateway", "gateway"]
 
@@ -64,6 +65,7 @@ Authenticator = Callable[[str], Principal]
 
 _Header = tuple[bytes, bytes]
 _BEARER: Final = b"bearer "
+_BEARER_AS_SENT: Final = b"Bearer "
 _AUTHORIZATION: Final = b"authorization"
 _REQUEST_ID: Final = b"x-request-id"
 _NO_HEADERS: Final = HeaderSet(())
@@ -142,14 +144,18 @@ class Gateway:
                 status = message["status"]
                 answered = True
                 headers = message.get("headers", ())
-                # ASGI answers name their headers in lower case; dict() keeps the check in C.
-                if security.names.isdisjoint(dict(headers)):
-                    message["headers"] = [*headers, *security.headers, *ours]
+                # ASGI answers name their headers in lower case. An answer has a few headers,
+                # so a plain loop beats building a set of their names.
+                names = security.names
+                for name, _ in headers:
+                    if name in names:
+                        message["headers"] = [*merged_headers(headers, security.headers), *ours]
+                        break
                 else:
-                    message["headers"] = [*merged_headers(headers, security.headers), *ours]
+                    message["headers"] = [*headers, *security.headers, *ours]
             await send(message)
 
-        token = logs.request_id.set(request_id)
+        token = request_id_variable.set(request_id)
         metrics = self.metrics
         if metrics is not None:
             metrics.active += 1  # metrics.started(), inline
@@ -157,7 +163,10 @@ class Gateway:
         try:
             scope["user"] = None
             if authorization is not None and self.authenticate is not None:
-                if authorization[:7].lower() != _BEARER:
+                # The scheme is case-insensitive; nearly every client writes it like this.
+                if not authorization.startswith(_BEARER_AS_SENT) and (
+                    authorization[:7].lower() != _BEARER
+                ):
                     await _unauthorized(
                         scope,
                         send_with_headers,
@@ -171,16 +180,14 @@ class Gateway:
                     return
             limiter = self.limiter
             if limiter is not None:
-                decision = (
-                    limiter.hit_in_memory(scope)
+                refusal = (
+                    limiter.admit_in_memory(scope, ours)
                     if limiter.counts_in_memory
-                    else await limiter.hit(scope)
+                    else await limiter.admit(scope, ours)
                 )
-                if decision is not None:
-                    if not decision.allowed:
-                        await refuse(scope, send_with_headers, decision, self.cors)
-                        return
-                    ours.extend(decision.headers())
+                if refusal is not None:
+                    await refuse(scope, send_with_headers, refusal, self.cors)
+                    return
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
             failure = error
@@ -196,7 +203,7 @@ class Gateway:
                 metrics.finished(method, route, status, seconds)
             user = scope.get("user")
             client = scope.get("client")
-            line = logs.AccessLine(
+            line = AccessLine(
                 request_id,
                 method,
                 path,
@@ -207,10 +214,10 @@ class Gateway:
                 client[0] if client else None,
             )
             if failure is None:
-                logs.write_access(line)
+                write_access(line)
             else:
                 self.log.error("request", exc_info=failure, **line.fields())
-            logs.request_id.reset(token)
+            request_id_variable.reset(token)
 
 
 async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:

@@ -181,17 +181,8 @@ def docs_sender(send: Send, security: SecurityHeaders) -> Send:
 
 _CORS_METHODS: Final[tuple[Method, ...]] = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
 _CORS_REQUEST_HEADERS: Final = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"]
-# Both the IETF draft's current single fields and the older per-value ones, whichever the rate
-# limiter sends.
-_CORS_EXPOSED_HEADERS: Final = [
-    "X-Request-ID",
-    "Retry-After",
-    "RateLimit",
-    "RateLimit-Policy",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-]
+# The rate limiter's fields (the IETF draft's RateLimit and RateLimit-Policy) among them.
+_CORS_EXPOSED_HEADERS: Final = ["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"]
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:
