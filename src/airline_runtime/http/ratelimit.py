@@ -309,8 +309,9 @@ def _binding(first: RateLimitDecision, second: RateLimitDecision) -> RateLimitDe
 class _CountingFixedWindow(FixedWindowRateLimiter):
     """The fixed window strategy, answering the count rather than a bare yes or no.
 
-    ``hit()`` is ``storage.incr(key) <= amount``; the count itself gives ``RateLimit-Remaining``
-    without the extra read ``get_window_stats()`` would cost.
+    The strategy's ``hit()`` is ``storage.incr(key) <= amount``; the count itself gives the
+    requests left (``r=`` of the ``RateLimit`` field) without the extra read
+    ``get_window_stats()`` would cost.
     """
 
     async def count(self, item: RateLimitItem, *identifiers: str) -> int:
