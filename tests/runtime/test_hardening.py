@@ -18,6 +18,8 @@ from litestar.testing import AsyncTestClient
 from airline_runtime.http.gateway import gateway
 from airline_runtime.http.hardening import (
     API_CONTENT_SECURITY_POLICY,
+    REMEMBERED_PATHS,
+    SecurityHeaders,
     cors_config,
 )
 from airline_runtime.settings import Settings
@@ -228,6 +230,18 @@ async def test_a_cross_origin_answer_exposes_the_request_id(
         h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
     }
     assert {"x-request-id", "retry-after", "ratelimit", "ratelimit-policy"} <= exposed
+
+
+def test_the_headers_of_a_path_are_the_same_remembered_and_memory_stays_bounded() -> None:
+    security = SecurityHeaders()
+    paths = ["/api/v1/cities", "/api/v1/me", "/api/v1/auth/token", "/schema/swagger"]
+    first = [security.for_path(path) for path in paths]
+    again = [security.for_path(path) for path in paths]
+    assert first == again == [security.api, security.private, security.private, None]
+    for number in range(REMEMBERED_PATHS + 10):
+        assert security.for_path(f"/api/v1/flights/{number}") is security.api
+    assert len(security._by_path) <= REMEMBERED_PATHS
+    assert security.for_path("/api/v1/me") is security.private
 
 
 def test_no_cors_without_origins() -> None:

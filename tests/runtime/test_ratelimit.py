@@ -279,6 +279,28 @@ async def test_auth_is_stricter_and_counted_per_address_even_when_signed_in(
     assert rate_limit(elsewhere)[:2] == ("auth", 1)
 
 
+PEER = ("192.0.2.1", 1)
+
+
+async def test_an_auth_path_counts_as_auth_only_when_posted() -> None:
+    # What a path means is remembered after its first request; the method still decides.
+    async with RateLimiter(Settings(rate_limits=LIMITS)) as limiter:
+        seen = []
+        for method in ("POST", "GET", "POST", "GET"):
+            scope: Any = {"method": method, "path": "/api/v1/auth/token", "client": PEER}
+            headers: list[tuple[bytes, bytes]] = []
+            assert limiter.admit_in_memory(scope, headers) is None
+            [(name, value)] = headers
+            assert name == b"ratelimit"
+            seen.append(value.decode())
+        assert seen == ['"auth";r=1;t=60', '"read";r=4;t=60', '"auth";r=0;t=60', '"read";r=3;t=60']
+        exempt: Any = {"method": "GET", "path": "/health/live", "client": PEER}
+        for _ in range(2):
+            headers = []
+            assert limiter.admit_in_memory(exempt, headers) is None
+            assert headers == []
+
+
 async def test_each_user_has_a_budget_of_their_own(client: AsyncTestClient[Litestar]) -> None:
     assert_refused(await assert_exact_limit(client, 5, **{"X-Test-User": "ann"}), 5)
     # Bob signs in from the same address as Ann, and anonymous requests come from it too.

@@ -191,6 +191,20 @@ def client_address(scope: HTTPScope | Scope, trusted_proxies: Sequence[str]) -> 
 # -- groups, decisions ------------------------------------------------------------------------
 
 
+# What a path means to the limiter, remembered per path by the memory store's fast path.
+_LIMITED: Final = 0
+_AUTH_PATH: Final = 1
+_EXEMPT: Final = 2
+#: Paths remembered (cleared when full).
+_REMEMBERED_PATHS: Final = 4096
+
+
+def _path_kind(path: str) -> int:
+    if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
+        return _EXEMPT
+    return _AUTH_PATH if path.startswith(_AUTH_PREFIX) else _LIMITED
+
+
 def route_group(method: str, path: str) -> RouteGroup | None:
     """The group whose limit a request counts against, or ``None`` for an exempt path."""
     if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
@@ -399,6 +413,7 @@ class RateLimiter:
         self._pool: ConnectionPool | None = None
         self._store_failing = False
         self._paused_until = 0.0
+        self._path_kinds: dict[str, int] = {}
 
     @property
     def store(self) -> Literal["memory", "redis"]:
@@ -498,14 +513,22 @@ class RateLimiter:
         """
         method: str = scope["method"]
         path: str = scope["path"]
-        if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
+        # route_group(), inline, with what the path means remembered: the prefix checks cost
+        # several times a lookup of a path whose hash the request has computed already.
+        path_kind = self._path_kinds.get(path)
+        if path_kind is None:
+            path_kind = _path_kind(path)
+            if len(self._path_kinds) >= _REMEMBERED_PATHS:
+                self._path_kinds.clear()
+            self._path_kinds[path] = path_kind
+        if path_kind == _EXEMPT:
             return None
         windows = self._windows
         if windows is None:
             raise RuntimeError("the memory store is not open: check counts_in_memory first")
         user = scope.get("user")
         group: RouteGroup
-        if method == "POST" and path.startswith(_AUTH_PREFIX):  # route_group(), inline
+        if method == "POST" and path_kind == _AUTH_PATH:
             group, kind, identity = "auth", "ip", _client_address(scope, self._networks)
         else:
             group = "read" if method in _READ_METHODS else "write"
