@@ -101,9 +101,12 @@ async def test_the_booking_flow(client: Client, flight_id: str, ann: dict[str, s
     assert seats[1] == "30B"
 
     reference = booking["reference"]
-    assert ok(await client.get(f"{API}/bookings/{reference}", headers=ann)) == booking
+    shown = await client.get(f"{API}/bookings/{reference}", headers=ann)
+    assert ok(shown) == booking
     listed = await client.get(f"{API}/bookings", headers=ann)
     assert [b["reference"] for b in ok(listed)] == [reference]
+    # Passengers' names, emails and phones: never kept by a browser or a shared cache.
+    assert shown.headers["cache-control"] == listed.headers["cache-control"] == "no-store"
 
     states = {
         s["seat"]: s["state"]

@@ -344,7 +344,9 @@ async def test_two_user_ownership_matrix(client: Client, airline: Airline) -> No
             "detail"
         ]
     )
-    listed = ok(await client.get(f"{API}/users", headers=callers["admin"]))
+    accounts = await client.get(f"{API}/users", headers=callers["admin"])
+    assert accounts.headers["cache-control"] == "no-store"  # emails: never kept by a cache
+    listed = ok(accounts)
     assert {user["email"] for user in listed} == {
         "ann@example.org",
         "bob@example.org",

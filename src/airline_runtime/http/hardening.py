@@ -52,9 +52,10 @@ __all__ = [
 ]
 
 API_CONTENT_SECURITY_POLICY: Final = "default-src 'none'; frame-ancestors 'none'"
-#: Answers that carry tokens or personal data must not be kept by browsers or shared caches.
-NO_STORE_PREFIXES: Final = ("/api/v1/auth/", "/api/v1/me/")
-NO_STORE_PATHS: Final = frozenset({"/api/v1/me"})
+#: Answers that carry tokens or personal data (accounts, bookings with their passengers'
+#: names, emails and phones, payments) must not be kept by browsers or shared caches.
+NO_STORE_PREFIXES: Final = ("/api/v1/auth/", "/api/v1/me/", "/api/v1/users/", "/api/v1/bookings/")
+NO_STORE_PATHS: Final = frozenset({"/api/v1/me", "/api/v1/users", "/api/v1/bookings"})
 
 _Header = tuple[bytes, bytes]
 _EVERY_ANSWER: Final[tuple[_Header, ...]] = ((b"x-content-type-options", b"nosniff"),)
