@@ -19,9 +19,9 @@ processor chain costs several times that, which counts on an API's hottest path.
 lines are written in batches, as nginx's ``access_log ... buffer= flush=`` does: up to
 :data:`ACCESS_FLUSH_LINES` lines or ``settings.log_flush_ms`` (``AIRLINE_LOG_FLUSH_MS``, 100 ms
 by default; 0 writes each line at once) after the first of them, whichever comes first, in one
-write (one system call instead of one per request). Any other
-line written to the stream first writes the access lines before it, so the order of lines
-is kept; :func:`flush` writes what waits (the process does it at exit).
+write (one system call instead of one per request). Any other line written to the stream first
+writes the access lines before it, so the order of lines is kept; :func:`flush` writes what
+waits (the process does it at exit).
 
 Nothing happens at import time: entry points call :func:`configure_logging` (the CLI before
 uvicorn starts, the app factory in each worker process).
@@ -247,10 +247,6 @@ class _AccessLog:
         self.pending: deque[AccessLine] = deque()
         self._writing = threading.Lock()
 
-    def add(self, line: AccessLine) -> None:
-        self.pending.append(line)
-        self.added(len(self.pending))
-
     def added(self, waiting: int) -> None:
         """A line was added and ``waiting`` wait now: write them, or plan to."""
         if waiting == 1:
@@ -313,7 +309,7 @@ def write_access(line: AccessLine) -> None:
         structlog.get_logger().info("request", logger="airline.access", **line.fields())
         return
     line.timestamp = access.timestamp.now()
-    pending = access.pending  # access.add(), inline: this runs for every request
+    pending = access.pending
     pending.append(line)
     if len(pending) == 1 or len(pending) >= ACCESS_FLUSH_LINES:
         access.added(len(pending))

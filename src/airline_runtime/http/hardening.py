@@ -24,6 +24,7 @@ so 404s, 405s and CORS preflights get them too.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -43,11 +44,13 @@ __all__ = [
     "API_CONTENT_SECURITY_POLICY",
     "NO_STORE_PATHS",
     "NO_STORE_PREFIXES",
+    "REMEMBERED_PATHS",
     "HeaderSet",
     "SecurityHeaders",
     "cors_config",
     "docs_content_security_policy",
     "docs_sender",
+    "is_private",
     "merged_headers",
 ]
 
@@ -124,17 +127,21 @@ class HeaderSet:
         return bool(self.headers)
 
 
-#: Paths whose answer's headers are remembered (cleared when full): a few hundred bytes each.
+#: Paths whose need of ``Cache-Control: no-store`` is remembered (the least recently used
+#: forgotten first): a few hundred bytes each.
 REMEMBERED_PATHS: Final = 4096
-_MISSING: Final = object()
+
+
+@functools.lru_cache(maxsize=REMEMBERED_PATHS)
+def is_private(path: str) -> bool:
+    """Whether answers to ``path`` carry tokens or personal data (:data:`NO_STORE_PATHS`,
+    :data:`NO_STORE_PREFIXES`). Remembered: the prefix checks cost a few hundred nanoseconds on
+    every request, a lookup of a path whose hash the request has computed already a tenth."""
+    return path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES)
 
 
 class SecurityHeaders:
     """Which security headers an answer gets, by path.
-
-    The answer is remembered per path (up to :data:`REMEMBERED_PATHS`, then forgotten all at
-    once): the prefix checks cost a few hundred nanoseconds on every request, a lookup of a
-    path whose hash the request has computed already a tenth of that.
 
     :param docs_prefix: where the API docs live; their HTML pages get
         :func:`docs_content_security_policy` instead of the API's policy.
@@ -144,26 +151,13 @@ class SecurityHeaders:
         self.docs_prefix = docs_prefix
         self.api = HeaderSet((*_EVERY_ANSWER, _API_CSP))
         self.private = HeaderSet((*_EVERY_ANSWER, _API_CSP, _NO_STORE))
-        self._by_path: dict[str, HeaderSet | None] = {}
 
     def for_path(self, path: str) -> HeaderSet | None:
         """The headers of an answer to ``path``; ``None`` under the docs prefix, whose answers
         go through :func:`docs_sender`."""
-        known = self._by_path.get(path, _MISSING)
-        if known is not _MISSING:
-            return known  # type: ignore[return-value]
-        headers = self._for_path(path)
-        if len(self._by_path) >= REMEMBERED_PATHS:
-            self._by_path.clear()
-        self._by_path[path] = headers
-        return headers
-
-    def _for_path(self, path: str) -> HeaderSet | None:
         if path.startswith(self.docs_prefix):
             return None
-        if path in NO_STORE_PATHS or path.startswith(NO_STORE_PREFIXES):
-            return self.private
-        return self.api
+        return self.private if is_private(path) else self.api
 
 
 def docs_sender(send: Send, security: SecurityHeaders) -> Send:

@@ -191,15 +191,17 @@ def client_address(scope: HTTPScope | Scope, trusted_proxies: Sequence[str]) -> 
 # -- groups, decisions ------------------------------------------------------------------------
 
 
-# What a path means to the limiter, remembered per path by the memory store's fast path.
+# What a path means to the limiter.
 _LIMITED: Final = 0
 _AUTH_PATH: Final = 1
 _EXEMPT: Final = 2
-#: Paths remembered (cleared when full).
-_REMEMBERED_PATHS: Final = 4096
 
 
+@functools.lru_cache(maxsize=4096)
 def _path_kind(path: str) -> int:
+    """Exempt, an auth path, or neither. Remembered (the least recently used of 4,096 paths
+    forgotten first): the prefix checks cost several times a lookup of a path whose hash the
+    request has computed already."""
     if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
         return _EXEMPT
     return _AUTH_PATH if path.startswith(_AUTH_PREFIX) else _LIMITED
@@ -207,11 +209,18 @@ def _path_kind(path: str) -> int:
 
 def route_group(method: str, path: str) -> RouteGroup | None:
     """The group whose limit a request counts against, or ``None`` for an exempt path."""
-    if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
+    path_kind = _path_kind(path)
+    if path_kind == _EXEMPT:
         return None
-    if method == "POST" and path.startswith(_AUTH_PREFIX):
+    if method == "POST" and path_kind == _AUTH_PATH:
         return "auth"
     return "read" if method in _READ_METHODS else "write"
+
+
+def _reset_after(seconds_left: float) -> int:
+    """Whole seconds until a window resets, at least 1 (a ``Retry-After`` of 0 invites a
+    spin)."""
+    return math.ceil(seconds_left) if seconds_left > 1 else 1
 
 
 class _Policy:
@@ -278,7 +287,7 @@ class RateLimitDecision:
             count <= amount,
             policy,
             amount - count if count < amount else 0,
-            math.ceil(seconds_left) if seconds_left > 1 else 1,
+            _reset_after(seconds_left),
         )
 
     def header(self) -> _Header:
@@ -413,7 +422,6 @@ class RateLimiter:
         self._pool: ConnectionPool | None = None
         self._store_failing = False
         self._paused_until = 0.0
-        self._path_kinds: dict[str, int] = {}
 
     @property
     def store(self) -> Literal["memory", "redis"]:
@@ -513,14 +521,7 @@ class RateLimiter:
         """
         method: str = scope["method"]
         path: str = scope["path"]
-        # route_group(), inline, with what the path means remembered: the prefix checks cost
-        # several times a lookup of a path whose hash the request has computed already.
-        path_kind = self._path_kinds.get(path)
-        if path_kind is None:
-            path_kind = _path_kind(path)
-            if len(self._path_kinds) >= _REMEMBERED_PATHS:
-                self._path_kinds.clear()
-            self._path_kinds[path] = path_kind
+        path_kind = _path_kind(path)  # route_group(), inline
         if path_kind == _EXEMPT:
             return None
         windows = self._windows
@@ -544,8 +545,8 @@ class RateLimiter:
             count, seconds_left = windows.count(key, policy.seconds, now)
             amount = policy.item.amount
             if count <= amount:
-                reset_after = math.ceil(seconds_left) if seconds_left > 1 else 1
-                headers.append((b"ratelimit", policy.field % (amount - count, reset_after)))
+                field = policy.field % (amount - count, _reset_after(seconds_left))
+                headers.append((b"ratelimit", field))
                 return None
             return RateLimitDecision.of(policy, count, seconds_left)
         return _admitted(
