@@ -37,6 +37,7 @@ import threading
 import time
 from collections import deque
 from contextvars import ContextVar
+from time import time_ns
 from typing import Any, Final, TextIO, cast
 
 import msgspec
@@ -107,7 +108,7 @@ class _UtcTimestamp:
         return event
 
     def now(self) -> str:
-        micros = time.time_ns() // 1000  # whole integers: no float to round on every line
+        micros = time_ns() // 1000  # whole integers: no float to round on every line
         second = micros // 1_000_000
         cached_second, prefix = self._cached
         if second != cached_second:

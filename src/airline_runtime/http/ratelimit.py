@@ -228,10 +228,11 @@ class _Policy:
     made once: its name in the ``RateLimit`` fields, the prefix of its counters' keys, its window
     in seconds, and its two header values (the ``RateLimit`` one as a format)."""
 
-    __slots__ = ("field", "item", "name", "policy", "prefix", "seconds")
+    __slots__ = ("amount", "field", "item", "name", "policy", "prefix", "seconds")
 
     def __init__(self, group: RouteGroup, item: RateLimitItem, *, alone: bool) -> None:
         self.item = item
+        self.amount: int = item.amount
         self.seconds: int = item.get_expiry()
         # A group of several limits (10/minute;100/hour) names each by its window.
         self.name = group if alone else f"{group}-{self.seconds}s"
@@ -541,12 +542,13 @@ class RateLimiter:
         policies = self._policies[group]
         if len(policies) == 1:
             policy = policies[0]
-            key = (policy.prefix, kind, identity)
-            count, seconds_left = windows.count(key, policy.seconds, now)
-            amount = policy.item.amount
+            count, seconds_left = windows.count(
+                (policy.prefix, kind, identity), policy.seconds, now
+            )
+            amount = policy.amount
             if count <= amount:
-                field = policy.field % (amount - count, _reset_after(seconds_left))
-                headers.append((b"ratelimit", field))
+                reset_after = math.ceil(seconds_left) if seconds_left > 1 else 1  # _reset_after()
+                headers.append((b"ratelimit", policy.field % (amount - count, reset_after)))
                 return None
             return RateLimitDecision.of(policy, count, seconds_left)
         return _admitted(
