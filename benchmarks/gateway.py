@@ -254,6 +254,7 @@ def _airline_with_jwts(settings: Any) -> Any:
         bookings=MemoryBookingStore(catalog),
         payments=MemoryPaymentStore(catalog),
         idempotency_keys=MemoryIdempotencyStore(),
+        outbox=catalog.outbox,
         password_hasher=ScryptPasswordHasher(),
         access_tokens=access_tokens(settings),
     )

@@ -35,6 +35,7 @@ from airline_core.memory import (
     MemoryIdempotencyStore,
     MemoryInventoryStore,
     MemoryOfferStore,
+    MemoryOutboxStore,
     MemoryPaymentStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
@@ -48,6 +49,7 @@ from airline_core.ports import (
     IdempotencyStore,
     InventoryStore,
     OfferStore,
+    OutboxStore,
     PaymentStore,
     RefreshTokenStore,
     UserStore,
@@ -70,6 +72,7 @@ from airline_runtime.db.booking import (
 )
 from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
+from airline_runtime.db.outbox import SQLAlchemyOutboxStore
 from airline_runtime.settings import normalize_database_url
 
 MYSQL_SERVER_URL = os.environ.get("AIRLINE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
@@ -151,6 +154,7 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
 async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
         for table in (
+            "outbox",
             "idempotency_keys",
             "payments",
             "seats",
@@ -183,6 +187,7 @@ class Stores:
     payments: PaymentStore
     idempotency_keys: IdempotencyStore
     clock: FakeClock
+    outbox: OutboxStore = attrs.field(factory=MemoryOutboxStore)
     gateway: TestPaymentGateway = attrs.field(factory=TestPaymentGateway)
     #: One token issuer for every airline made on these stores (a test and its HTTP app).
     tokens: MemoryAccessTokens = attrs.field(
@@ -210,6 +215,7 @@ class Stores:
             bookings=self.bookings,
             payments=self.payments,
             idempotency_keys=self.idempotency_keys,
+            outbox=self.outbox,
             payment_gateway=self.gateway,
             password_hasher=FAST_HASHER,
             access_tokens=self.tokens,
@@ -233,6 +239,7 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         payments=SQLAlchemyPaymentStore(database),
         idempotency_keys=SQLAlchemyIdempotencyStore(database),
         clock=FakeClock(TEST_NOW),
+        outbox=SQLAlchemyOutboxStore(database),
         database=database,
     )
 
@@ -261,6 +268,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             payments=MemoryPaymentStore(catalog, keys),
             idempotency_keys=keys,
             clock=FakeClock(TEST_NOW),
+            outbox=catalog.outbox,
         )
         return
     if backend == "sqlite":

@@ -40,6 +40,7 @@ from airline_core.memory import (
     MemoryIdempotencyStore,
     MemoryInventoryStore,
     MemoryOfferStore,
+    MemoryOutboxStore,
     MemoryPaymentStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
@@ -57,6 +58,7 @@ from airline_core.ports import (
     IdempotencyStore,
     InventoryStore,
     OfferStore,
+    OutboxStore,
     PasswordHasher,
     PaymentGateway,
     PaymentStore,
@@ -105,6 +107,9 @@ class Airline:
     bookings: Bookings
     payments: Payments
     idempotency: Idempotency
+    #: The events the stores wrote with their changes, for a relay to publish
+    #: (:class:`airline_runtime.messaging.Relay`) and operators to inspect.
+    outbox: OutboxStore = field(factory=MemoryOutboxStore)
     clock: Clock = field(factory=SystemClock)
 
     async def search(self, query: SearchQuery, page: PageRequest = _FIRST_PAGE) -> Page[Itinerary]:
@@ -216,6 +221,7 @@ class Airline:
         bookings: BookingStore,
         payments: PaymentStore,
         idempotency_keys: IdempotencyStore,
+        outbox: OutboxStore,
         password_hasher: PasswordHasher,
         access_tokens: AccessTokens,
         clock: Clock | None = None,
@@ -276,6 +282,7 @@ class Airline:
             bookings=booking_use_cases,
             payments=payment_use_cases,
             idempotency=idempotency,
+            outbox=outbox,
             clock=clock,
         )
 
@@ -312,6 +319,7 @@ class Airline:
             bookings=MemoryBookingStore(catalog, users, offers, keys),
             payments=MemoryPaymentStore(catalog, keys),
             idempotency_keys=keys,
+            outbox=catalog.outbox,
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,

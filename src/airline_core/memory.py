@@ -48,6 +48,7 @@ from airline_core.errors import (
     SeatUnavailable,
     StillReferenced,
 )
+from airline_core.events import EncodedEvent, Event, OutboxStatus, encode
 from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
@@ -65,6 +66,7 @@ __all__ = [
     "MemoryIdempotencyStore",
     "MemoryInventoryStore",
     "MemoryOfferStore",
+    "MemoryOutboxStore",
     "MemoryPaymentStore",
     "MemoryRefreshTokenStore",
     "MemoryUserStore",
@@ -103,6 +105,8 @@ class MemoryCatalog:
     payments: dict[str, Payment] = field(factory=dict)
     #: The payment leasing each booking being paid.
     paying: dict[str, str] = field(factory=dict)
+    #: Events the stores' changes made, for the relay.
+    outbox: MemoryOutboxStore = field(factory=lambda: MemoryOutboxStore())  # noqa: PLW0108 - defined below
 
     def city_code_exists(self, code: str) -> bool:
         return any(city.code == code for city in self.cities.values())
@@ -397,6 +401,7 @@ class MemoryBookingStore:
             self._store(booking, now)
             if key is not None:
                 self.keys.store(key, now, decided.answer)
+            self.catalog.outbox.add_now([encode(event) for event in decided.events], now)
         return decided
 
     def _context(
@@ -472,7 +477,13 @@ class MemoryBookingStore:
         mine = [b for b in self.catalog.bookings.values() if user_id in (None, b.user_id)]
         return select_window(mine, lambda booking: (booking.id,), window)
 
-    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
+    async def release(
+        self,
+        booking: Booking,
+        status: BookingStatus,
+        now: datetime,
+        events: Sequence[Event] = (),
+    ) -> bool:
         catalog = self.catalog
         stored = catalog.bookings.get(booking.id)
         if stored is None or stored.status is not booking.status:
@@ -495,6 +506,7 @@ class MemoryBookingStore:
                 left = catalog.cabin_seats(flight)[stored.cabin].left
                 catalog.seats_left[(flight_id, stored.cabin)] = left + freed
         catalog.bookings[stored.id] = attrs.evolve(stored, status=status, updated_at=now)
+        catalog.outbox.add_now([encode(event) for event in events], now)
         return True
 
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
@@ -580,9 +592,10 @@ class MemoryPaymentStore:
         due = [p for p in self.catalog.payments.values() if p.status.value == "refund_pending"]
         return sorted(due, key=lambda payment: payment.id)[:limit]
 
-    async def finish(self, payment: Payment) -> None:
+    async def finish(self, payment: Payment, events: Sequence[Event] = ()) -> None:
         catalog = self.catalog
         catalog.payments[payment.id] = payment
+        catalog.outbox.add_now([encode(event) for event in events], payment.updated_at)
         if catalog.paying.get(payment.booking_id) == payment.id:
             del catalog.paying[payment.booking_id]
             stored = catalog.bookings[payment.booking_id]
@@ -596,6 +609,7 @@ class MemoryPaymentStore:
         *,
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
@@ -617,6 +631,7 @@ class MemoryPaymentStore:
         catalog.payments[payment.id] = payment
         if key is not None and answer is not None:
             self.keys.store(key, now, answer)
+        catalog.outbox.add_now([encode(event) for event in events], now)
         return True
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:
@@ -762,3 +777,88 @@ class MemoryAccessTokens:
         if found is None or found[1] <= self.clock.now():
             raise NotAuthenticated("the access token is not valid")
         return found[0]
+
+
+@define
+class _OutboxEntry:
+    event: EncodedEvent
+    status: str = "pending"
+    next_attempt_at: datetime | None = None
+    attempts: int = 0
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    last_error: str | None = None
+
+
+@define
+class MemoryOutboxStore:
+    """The outbox in memory; the memory stores that change bookings add their events here."""
+
+    entries: dict[str, _OutboxEntry] = field(factory=dict)
+
+    async def add(self, events: Sequence[EncodedEvent], now: datetime) -> None:
+        self.add_now(events, now)
+
+    def add_now(self, events: Sequence[EncodedEvent], now: datetime) -> None:
+        """:meth:`add` without awaiting, for a memory store's change that must not yield
+        between the change and its events."""
+        for event in events:
+            self.entries[event.id] = _OutboxEntry(event, next_attempt_at=now)
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> Sequence[EncodedEvent]:
+        claimed: list[EncodedEvent] = []
+        for event_id in sorted(self.entries):
+            if len(claimed) == limit:
+                break
+            entry = self.entries[event_id]
+            due = entry.next_attempt_at is None or entry.next_attempt_at <= now
+            free = entry.claimed_until is None or entry.claimed_until <= now
+            if entry.status == "pending" and due and free:
+                entry.claimed_by, entry.claimed_until = owner, now + lease
+                entry.attempts += 1
+                claimed.append(entry.event)
+        return claimed
+
+    async def sent(self, owner: str, event_ids: Sequence[str]) -> int:
+        dropped = 0
+        for event_id in event_ids:
+            entry = self.entries.get(event_id)
+            if entry is not None and entry.claimed_by == owner:
+                del self.entries[event_id]
+                dropped += 1
+        return dropped
+
+    async def retry(
+        self, owner: str, event_id: str, error: str, next_attempt: datetime | None
+    ) -> None:
+        entry = self.entries.get(event_id)
+        if entry is None or entry.claimed_by != owner:
+            return
+        entry.claimed_by = entry.claimed_until = None
+        entry.last_error = error
+        if next_attempt is None:
+            entry.status = "failed"
+        else:
+            entry.next_attempt_at = next_attempt
+
+    async def requeue(self, now: datetime) -> int:
+        failed = [entry for entry in self.entries.values() if entry.status == "failed"]
+        for entry in failed:
+            entry.status, entry.next_attempt_at, entry.attempts = "pending", now, 0
+        return len(failed)
+
+    async def status(self) -> OutboxStatus:
+        pending = [e for e in self.entries.values() if e.status == "pending"]
+        failed = sorted(
+            (e for e in self.entries.values() if e.status == "failed"),
+            key=lambda entry: entry.event.id,
+            reverse=True,
+        )
+        return OutboxStatus(
+            pending=len(pending),
+            failed=len(failed),
+            oldest_pending_at=min((e.event.occurred_at for e in pending), default=None),
+            failures=tuple((e.event.id, e.event.type, e.last_error or "") for e in failed[:20]),
+        )

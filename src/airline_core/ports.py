@@ -16,7 +16,7 @@ Rules every store keeps:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airline_core.catalog.filters import AirplaneFilter, AirportFilter, CityFilter, FlightFilter
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         SeatState,
     )
     from airline_core.catalog.model import Cabin
+    from airline_core.events import EncodedEvent, Event, OutboxStatus
     from airline_core.idempotency import KeyClaim, KeyedRequest, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.money import Money
@@ -54,6 +55,7 @@ __all__ = [
     "IdempotencyStore",
     "InventoryStore",
     "OfferStore",
+    "OutboxStore",
     "PasswordHasher",
     "PaymentGateway",
     "PaymentStore",
@@ -261,9 +263,9 @@ class BookingStore(Protocol):
         A plan without a booking writes nothing. A plan's booking is stored ``held`` and its
         seats claimed, all or nothing, each with a compare-and-set: it must be available, or
         held by a hold whose deadline passed at ``now``; seats claimed from available ones are
-        taken off the flight's seats left. With ``key``, the plan's answer is kept as the
-        key's, replacing a stored record that ``plan`` chose to run past (one past its
-        retention or with a lapsed lease). Returns the plan.
+        taken off the flight's seats left, and its ``events`` added to the outbox. With ``key``,
+        the plan's answer is kept as the key's, replacing a stored record that ``plan`` chose to
+        run past (one past its retention or with a lapsed lease). Returns the plan.
 
         ``plan`` does no I/O; it may run again if the database asks for the transaction to be
         retried; any exception it raises leaves everything as it was.
@@ -281,12 +283,19 @@ class BookingStore(Protocol):
     async def list(self, user_id: str | None, window: KeysetWindow) -> Sequence[Booking]:
         """Bookings of ``user_id`` (everyone's for ``None``), ordered by id (creation)."""
 
-    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
-        """Move the booking from ``booking.status`` to ``status`` and free the seats it still
-        holds or bought: a ``held`` one to ``cancelled`` before its payment deadline, or to
-        ``expired`` at or after it unless a payment's lease on it runs; a ``confirmed`` one to
-        ``cancelled``. ``False`` changes nothing: the stored booking was no longer in that
-        state, or the deadline or a payment said otherwise."""
+    async def release(
+        self,
+        booking: Booking,
+        status: BookingStatus,
+        now: datetime,
+        events: Sequence[Event] = (),
+    ) -> bool:
+        """Move the booking from ``booking.status`` to ``status``, free the seats it still
+        holds or bought and add ``events`` to the outbox, in one transaction: a ``held`` one
+        to ``cancelled`` before its payment deadline, or to ``expired`` at or after it unless a
+        payment's lease on it runs; a ``confirmed`` one to ``cancelled``. ``False`` changes
+        nothing: the stored booking was no longer in that state, or the deadline or a payment
+        said otherwise."""
 
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
         """Up to ``limit`` bookings still stored as ``held`` whose deadline passed at
@@ -336,8 +345,9 @@ class PaymentStore(Protocol):
         """Store how far the payment got (its provider reference, a capture), keeping its
         lease: written before the next provider call, so a crash never hides a charge."""
 
-    async def finish(self, payment: Payment) -> None:
-        """Store the payment's outcome and end its lease on the booking."""
+    async def finish(self, payment: Payment, events: Sequence[Event] = ()) -> None:
+        """Store the payment's outcome, end its lease on the booking and add ``events`` to
+        the outbox, in one transaction."""
 
     async def refunds_due(self, limit: int) -> Sequence[Payment]:
         """Up to ``limit`` payments whose refund failed and is owed (``refund_pending``)."""
@@ -350,10 +360,12 @@ class PaymentStore(Protocol):
         *,
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
         """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
         at ``payment.amount`` (as :meth:`Booking.confirmed_by` makes it); every seat it holds
-        becomes sold; ``payment`` is stored; with ``key``, ``answer`` is kept as its answer.
+        becomes sold; ``payment`` is stored; ``events`` go to the outbox; with ``key``,
+        ``answer`` is kept as its answer.
         ``False`` changes nothing: the lease was lost, a flight of the booking was cancelled,
         or a seat went to someone else after the deadline."""
 
@@ -486,3 +498,45 @@ class AccessTokens(Protocol):
 
     def verify(self, token: str) -> Principal:
         """:raises NotAuthenticated: the token is malformed, forged, expired or not for us."""
+
+
+class OutboxStore(Protocol):
+    """Events waiting to be published (:mod:`airline_core.events`). The stores that change
+    bookings and flights add their events in the same transaction as the change; this port is
+    the relay's side: claim a batch, publish it, then drop what the broker confirmed.
+
+    Several relays may run at once: a claim is a lease, so each event is with one relay at a
+    time, and a relay that dies mid-batch loses its lease, not the events. An event may go out
+    twice (a relay that published and died before :meth:`sent`): consumers deduplicate by the
+    event id. Events are claimed oldest first; two relays may publish their batches
+    interleaved, so consumers must not rely on order across events.
+    """
+
+    async def add(self, events: Sequence[EncodedEvent], now: datetime) -> None:
+        """Store events on their own (the stores that change state add theirs in their own
+        transactions); they are pending and claimable at once."""
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> Sequence[EncodedEvent]:
+        """Up to ``limit`` pending events, oldest first, that are due (``now`` at or past their
+        next attempt) and claimed by no lease running at ``now``; each is then ``owner``'s until
+        ``now + lease``, its attempts counted one more."""
+
+    async def sent(self, owner: str, event_ids: Sequence[str]) -> int:
+        """Drop the events the broker confirmed, of those ``owner`` still has claimed; how many
+        were dropped (an event whose lease lapsed and that another relay claimed is left to
+        it)."""
+
+    async def retry(
+        self, owner: str, event_id: str, error: str, next_attempt: datetime | None
+    ) -> None:
+        """Publishing ``event_id`` failed: let go of its claim, keep ``error``, and try again at
+        ``next_attempt``; ``None`` gives up: the event is failed, kept for an operator, and
+        never claimed again until :meth:`requeue`."""
+
+    async def requeue(self, now: datetime) -> int:
+        """Make every failed event pending again, due at ``now``; how many."""
+
+    async def status(self) -> OutboxStatus:
+        """Counts of pending and failed events, and the oldest pending event's instant."""

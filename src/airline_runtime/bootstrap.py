@@ -37,6 +37,7 @@ from airline_runtime.db.booking import (
 from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
+from airline_runtime.db.outbox import SQLAlchemyOutboxStore
 from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
 from airline_runtime.settings import Settings
 
@@ -122,6 +123,7 @@ async def bootstrap(
             bookings=SQLAlchemyBookingStore(database),
             payments=SQLAlchemyPaymentStore(database),
             idempotency_keys=SQLAlchemyIdempotencyStore(database),
+            outbox=SQLAlchemyOutboxStore(database),
             password_hasher=Argon2PasswordHasher(),
             access_tokens=access_tokens(settings),
             clock=clock,

@@ -59,6 +59,7 @@ def airline() -> Airline:
         bookings=MemoryBookingStore(catalog, None, offers, keys),
         payments=MemoryPaymentStore(catalog, keys),
         idempotency_keys=keys,
+        outbox=catalog.outbox,
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,
         # Real time: JWT expiry is checked against the real clock.

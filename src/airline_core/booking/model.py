@@ -27,6 +27,7 @@ from airline_core.validation import Rules
 
 if TYPE_CHECKING:
     from airline_core.catalog.model import Airplane, Flight
+    from airline_core.events import Event
     from airline_core.idempotency import KeptKey, StoredAnswer
 
 __all__ = [
@@ -317,10 +318,12 @@ class PaymentPlan:
 @frozen(kw_only=True)
 class HoldPlan:
     """What a hold decided: a new booking to store (with the key's answer, for a keyed
-    request), or, with no booking, the key's kept answer to send again."""
+    request), or, with no booking, the key's kept answer to send again. ``events`` go to the
+    outbox in the hold's transaction."""
 
     booking: Booking | None = None
     answer: StoredAnswer | None = None
+    events: tuple[Event, ...] = ()
 
 
 class PaymentStatus(StrEnum):

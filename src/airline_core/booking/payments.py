@@ -42,6 +42,7 @@ from airline_core.errors import (
     PaymentDeclined,
     PriceChanged,
 )
+from airline_core.events import BookingConfirmed, PaymentFailed
 from airline_core.idempotency import Idempotency, KeyedRequest, StoredAnswer
 from airline_core.identity.model import Principal, reveal_to
 from airline_core.ids import new_id
@@ -176,8 +177,11 @@ class Payments:
             confirmed_at = self.clock.now()
             confirmed = booking.confirmed_by(captured.amount, confirmed_at)
             answer = None if key is None else key.render((confirmed, captured))
+            event = BookingConfirmed(
+                occurred_at=confirmed_at, booking=confirmed, payment_id=captured.id
+            )
             if not await self.payments.confirm(
-                captured, booking, confirmed_at, key=key, answer=answer
+                captured, booking, confirmed_at, key=key, answer=answer, events=(event,)
             ):
                 await self._give_back(captured)
         except AirlineError as error:
@@ -297,7 +301,7 @@ class Payments:
             )
         except AirlineError as error:
             code = error.code if isinstance(error, PaymentDeclined) else type(error).__name__
-            await self.payments.finish(self._moved(payment, PaymentStatus.FAILED, code=code))
+            await self._failed(self._moved(payment, PaymentStatus.FAILED, code=code), booking)
             raise
         authorized = self._moved(payment, PaymentStatus.PENDING, reference=reference)
         try:
@@ -306,13 +310,23 @@ class Payments:
             # The capture's error is the answer; an authorization not voided lapses by itself.
             with contextlib.suppress(AirlineError):
                 await self.gateway.void(payment.id, reference)
-            await self.payments.finish(
-                self._moved(authorized, PaymentStatus.FAILED, code="capture_failed")
+            await self._failed(
+                self._moved(authorized, PaymentStatus.FAILED, code="capture_failed"), booking
             )
             raise
         captured = self._moved(authorized, PaymentStatus.CAPTURED)
         await self.payments.record(captured)
         return captured
+
+    async def _failed(self, failed: Payment, booking: Booking) -> None:
+        """Store the failed payment with its event (the booking stays held)."""
+        event = PaymentFailed(
+            occurred_at=failed.updated_at,
+            booking=booking,
+            payment_id=failed.id,
+            code=failed.failure_code or "failed",
+        )
+        await self.payments.finish(failed, (event,))
 
     def _moved(
         self,

@@ -25,7 +25,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 
 import anyio
-from attrs import define, field
+from attrs import define, evolve, field
 
 from airline_core.booking.model import (
     MAX_PASSENGERS,
@@ -63,9 +63,11 @@ from airline_core.errors import (
     OfferExpired,
     SeatUnavailable,
 )
+from airline_core.events import BookingCancelled, BookingHeld, HoldExpired
 from airline_core.idempotency import Idempotency, KeyedRequest, StoredAnswer
 from airline_core.identity.model import Principal, reveal_to
 from airline_core.ids import new_id
+from airline_core.money import Money
 from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page
 from airline_core.ports import (
     AirplaneStore,
@@ -527,7 +529,11 @@ class Bookings:
             payment_required_by=deadline,
             updated_at=now,
         )
-        return HoldPlan(booking=booking, answer=None if key is None else key.render(booking))
+        return HoldPlan(
+            booking=booking,
+            answer=None if key is None else key.render(booking),
+            events=(BookingHeld(occurred_at=now, booking=booking),),
+        )
 
     @staticmethod
     def _check_request(
@@ -648,8 +654,15 @@ class Bookings:
                 raise InvalidTransition("this airline takes no payments, so it refunds none")
             # Refund first: if the provider fails, nothing has changed; a repeat is keyed by
             # the payment, so it never refunds twice.
-            await self.payments.refund(booking)
-        if not await self.bookings.release(booking, BookingStatus.CANCELLED, now):
+            refunded = await self.payments.refund(booking)
+            refund: Money | None = (
+                Money(0, booking.total.currency) if refunded is None else refunded.refunded
+            )
+        else:
+            refund = None
+        cancelled = _released(booking, BookingStatus.CANCELLED, now)
+        event = BookingCancelled(occurred_at=now, booking=cancelled, refund=refund)
+        if not await self.bookings.release(booking, BookingStatus.CANCELLED, now, (event,)):
             current = await self.bookings.get(reference)
             raise InvalidTransition(f"the booking is {current.status_at(now)} now")
         return await self.bookings.get(reference)
@@ -660,6 +673,14 @@ class Bookings:
         now = self.clock.now()
         expired = 0
         for booking in await self.bookings.expiring(now, limit):
-            if await self.bookings.release(booking, BookingStatus.EXPIRED, now):
+            event = HoldExpired(
+                occurred_at=now, booking=_released(booking, BookingStatus.EXPIRED, now)
+            )
+            if await self.bookings.release(booking, BookingStatus.EXPIRED, now, (event,)):
                 expired += 1
         return expired
+
+
+def _released(booking: Booking, status: BookingStatus, now: datetime) -> Booking:
+    """The booking as :meth:`~airline_core.ports.BookingStore.release` leaves it."""
+    return evolve(booking, status=status, updated_at=now, paying_until=None)

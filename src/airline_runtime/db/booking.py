@@ -1,7 +1,7 @@
 """SQLAlchemy stores for seat inventory, offers and bookings (contracts in
 :mod:`airline_core.ports`).
 
-A hold is one write transaction of few statements (seven for a one-flight hold, then
+A hold is one write transaction of few statements (eight for a one-flight hold, then
 ``COMMIT``), in an order that keeps hot row locks short and never writes a seat it did not
 read as free:
 
@@ -15,7 +15,7 @@ read as free:
    seat IN (...) AND state = 'available'``, and only if that claims fewer than asked, a second
    one over holds whose deadline passed; the row count says whether every seat was won. A
    claim that won none, with nothing claimed before it, lets the plan pick again;
-5. insert the booking, and the key's answer;
+5. insert the booking, the key's answer and the hold's event (into the outbox);
 6. per flight, take the seats claimed from available ones off the flight's seats left, which
    also checks that the flight is not cancelled: last, since every hold of a flight waits for
    that row's lock until the commit.
@@ -72,6 +72,7 @@ from airline_core.errors import (
     PaymentInProgress,
     SeatUnavailable,
 )
+from airline_core.events import Event, encode
 from airline_core.idempotency import KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
@@ -87,6 +88,7 @@ from airline_runtime.db.catalog import (
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.idempotency import KEY_COLUMNS, kept_key, store_key
 from airline_runtime.db.keysets import keyset, window_key
+from airline_runtime.db.outbox import add_events
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
 from airline_runtime.db.tables import idempotency_keys as keys
 
@@ -450,6 +452,7 @@ class SQLAlchemyBookingStore:
             if key is not None and decided.answer is not None:
                 replace = context.kept is not None
                 await store_key(connection, key, now, decided.answer, replace=replace)
+            await add_events(connection, [encode(event) for event in decided.events], now)
             for flight_id, count in fresh.items():
                 counted = await connection.execute(
                     _TAKE[booking.cabin], {"flight": flight_id, "count": count}
@@ -549,7 +552,14 @@ class SQLAlchemyBookingStore:
         query = keyset(query, [bookings.c.id], window, window_key(window))
         return [_booking(row) for row in await self.db.fetch(query)]
 
-    async def release(self, booking: Booking, status: BookingStatus, now: datetime) -> bool:
+    async def release(
+        self,
+        booking: Booking,
+        status: BookingStatus,
+        now: datetime,
+        events: Sequence[Event] = (),
+    ) -> bool:
+        encoded = [encode(event) for event in events]
         deadline = bookings.c.payment_required_by
         move = update(bookings).where(
             bookings.c.id == booking.id, bookings.c.status == booking.status.value
@@ -572,6 +582,7 @@ class SQLAlchemyBookingStore:
                     await connection.execute(
                         _GIVE_BACK[booking.cabin], {"flight": flight_id, "count": freed}
                     )
+            await add_events(connection, encoded, now)
             return True
 
         return await self.db.write(work)
@@ -821,7 +832,9 @@ class SQLAlchemyPaymentStore:
         )
         return [_payment(row) for row in await self.db.fetch(query)]
 
-    async def finish(self, payment: Payment) -> None:
+    async def finish(self, payment: Payment, events: Sequence[Event] = ()) -> None:
+        encoded = [encode(event) for event in events]
+
         async def work(connection: AsyncConnection) -> None:
             await connection.execute(*_update_payment(payment))
             await connection.execute(
@@ -829,6 +842,7 @@ class SQLAlchemyPaymentStore:
                 .where(bookings.c.id == payment.booking_id, bookings.c.paying_id == payment.id)
                 .values(paying_id=None, paying_until=None)
             )
+            await add_events(connection, encoded, payment.updated_at)
 
         await self.db.write(work)
 
@@ -840,7 +854,9 @@ class SQLAlchemyPaymentStore:
         *,
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
+        events: Sequence[Event] = (),
     ) -> bool:
+        encoded = [encode(event) for event in events]
         confirm = {
             "booking": booking.id,
             "payment": payment.id,
@@ -863,6 +879,7 @@ class SQLAlchemyPaymentStore:
             await connection.execute(*_update_payment(payment))
             if key is not None and answer is not None:
                 await store_key(connection, key, now, answer, replace=True)
+            await add_events(connection, encoded, now)
 
         try:
             await self.db.write(work)

@@ -40,6 +40,7 @@ __all__ = [
     "idempotency_keys",
     "metadata",
     "offers",
+    "outbox",
     "payments",
     "refresh_tokens",
     "seats",
@@ -80,6 +81,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class PreciseUTCDateTime(UTCDateTime):
+    """:class:`UTCDateTime` to the microsecond on MySQL too (``DATETIME(6)``; its plain
+    ``DATETIME`` keeps whole seconds, which is all the other instants need)."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
 
 
 ID = 26
@@ -318,5 +331,26 @@ idempotency_keys = Table(
     Column("status", Integer),
     Column("media_type", ascii_code(64)),
     Column("body", Text),
+    **_MYSQL_TABLE,
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    # The event's id: time-ordered, so claiming oldest first walks the primary key.
+    Column("id", ascii_code(ID), primary_key=True),
+    Column("type", ascii_code(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", PreciseUTCDateTime(), nullable=False),
+    Column("payload", Text, nullable=False),
+    # pending or failed; a published event's row is deleted.
+    Column("status", ascii_code(16), nullable=False),
+    # When a pending event may next be claimed (now, or later after a failed attempt).
+    Column("next_attempt_at", PreciseUTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", ascii_code(64)),
+    Column("claimed_until", PreciseUTCDateTime()),
+    Column("last_error", Text),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
     **_MYSQL_TABLE,
 )
