@@ -75,6 +75,7 @@ from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyU
 from airline_runtime.db.outbox import SQLAlchemyOutboxStore
 from airline_runtime.settings import normalize_database_url
 
+AMQP_URL = os.environ.get("AIRLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MYSQL_SERVER_URL = os.environ.get("AIRLINE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 # Tests hash many passwords: a tiny scrypt work factor keeps them fast (never use it for real).
 FAST_HASHER = ScryptPasswordHasher(n=2**4, r=1, p=1)
@@ -121,6 +122,24 @@ def mysql_server() -> str:
             pytrace=False,
         )
     return MYSQL_SERVER_URL
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """The RabbitMQ URL, checked once: a missing broker fails every test that needs it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(AMQP_URL)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 3).close()
+    except OSError as error:
+        pytest.fail(
+            f"RabbitMQ at {AMQP_URL} is required for tests marked rabbitmq: {error}"
+            ' (start it, set AIRLINE_TEST_AMQP_URL, or deselect with -m "not rabbitmq")',
+            pytrace=False,
+        )
+    return AMQP_URL
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ __all__ = [
     "BookingCancelled",
     "BookingConfirmed",
     "BookingHeld",
+    "ClaimedEvent",
     "EncodedEvent",
     "Event",
     "FlightChanged",
@@ -165,6 +166,15 @@ class EncodedEvent:
     occurred_at: datetime
     #: The event's own fields as a JSON object (without its id and instant).
     payload: str
+
+
+@frozen(kw_only=True)
+class ClaimedEvent:
+    """An event a relay claimed from the outbox, with how many times publishing it failed
+    before (the relay's backoff and its giving up go by that count)."""
+
+    event: EncodedEvent
+    failures: int = 0
 
 
 @frozen(kw_only=True)

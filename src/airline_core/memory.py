@@ -48,7 +48,7 @@ from airline_core.errors import (
     SeatUnavailable,
     StillReferenced,
 )
-from airline_core.events import EncodedEvent, Event, OutboxStatus, encode
+from airline_core.events import ClaimedEvent, EncodedEvent, Event, OutboxStatus, encode
 from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
 from airline_core.pagination import KeysetWindow, select_window
@@ -807,8 +807,8 @@ class MemoryOutboxStore:
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> Sequence[EncodedEvent]:
-        claimed: list[EncodedEvent] = []
+    ) -> Sequence[ClaimedEvent]:
+        claimed: list[ClaimedEvent] = []
         for event_id in sorted(self.entries):
             if len(claimed) == limit:
                 break
@@ -817,8 +817,7 @@ class MemoryOutboxStore:
             free = entry.claimed_until is None or entry.claimed_until <= now
             if entry.status == "pending" and due and free:
                 entry.claimed_by, entry.claimed_until = owner, now + lease
-                entry.attempts += 1
-                claimed.append(entry.event)
+                claimed.append(ClaimedEvent(event=entry.event, failures=entry.attempts))
         return claimed
 
     async def sent(self, owner: str, event_ids: Sequence[str]) -> int:
@@ -838,6 +837,7 @@ class MemoryOutboxStore:
             return
         entry.claimed_by = entry.claimed_until = None
         entry.last_error = error
+        entry.attempts += 1
         if next_attempt is None:
             entry.status = "failed"
         else:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         SeatState,
     )
     from airline_core.catalog.model import Cabin
-    from airline_core.events import EncodedEvent, Event, OutboxStatus
+    from airline_core.events import ClaimedEvent, EncodedEvent, Event, OutboxStatus
     from airline_core.idempotency import KeyClaim, KeyedRequest, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.money import Money
@@ -518,10 +518,11 @@ class OutboxStore(Protocol):
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> Sequence[EncodedEvent]:
+    ) -> Sequence[ClaimedEvent]:
         """Up to ``limit`` pending events, oldest first, that are due (``now`` at or past their
         next attempt) and claimed by no lease running at ``now``; each is then ``owner``'s until
-        ``now + lease``, its attempts counted one more."""
+        ``now + lease``. A claim that lapses unanswered (a relay died, or the broker was
+        unreachable) counts as no failure."""
 
     async def sent(self, owner: str, event_ids: Sequence[str]) -> int:
         """Drop the events the broker confirmed, of those ``owner`` still has claimed; how many
@@ -531,12 +532,13 @@ class OutboxStore(Protocol):
     async def retry(
         self, owner: str, event_id: str, error: str, next_attempt: datetime | None
     ) -> None:
-        """Publishing ``event_id`` failed: let go of its claim, keep ``error``, and try again at
-        ``next_attempt``; ``None`` gives up: the event is failed, kept for an operator, and
-        never claimed again until :meth:`requeue`."""
+        """Publishing ``event_id`` failed: let go of its claim, count the failure, keep
+        ``error``, and try again at ``next_attempt``; ``None`` gives up: the event is failed,
+        kept for an operator, and never claimed again until :meth:`requeue`."""
 
     async def requeue(self, now: datetime) -> int:
-        """Make every failed event pending again, due at ``now``; how many."""
+        """Make every failed event pending again, due at ``now`` with no failures counted; how
+        many."""
 
     async def status(self) -> OutboxStatus:
         """Counts of pending and failed events, and the oldest pending event's instant."""

@@ -34,7 +34,7 @@ LEASE = timedelta(seconds=30)
 
 async def published(stores: Stores) -> list[Event]:
     """The events the outbox holds, oldest first, taken out of it (as a relay would)."""
-    claimed = await stores.outbox.claim("test", stores.clock.now(), LEASE, 1000)
+    claimed = [e.event for e in await stores.outbox.claim("test", stores.clock.now(), LEASE, 1000)]
     assert await stores.outbox.sent("test", [event.id for event in claimed]) == len(claimed)
     return [decode(event) for event in claimed]
 

@@ -20,7 +20,7 @@ from attrs import define
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from airline_core.events import EncodedEvent, OutboxStatus
+from airline_core.events import ClaimedEvent, EncodedEvent, OutboxStatus
 from airline_runtime.db.engine import Database
 from airline_runtime.db.tables import outbox
 
@@ -37,6 +37,7 @@ _EVENT_COLUMNS = (
     outbox.c.version,
     outbox.c.occurred_at,
     outbox.c.payload,
+    outbox.c.attempts,
 )
 
 
@@ -64,14 +65,15 @@ async def add_events(
         await connection.execute(_INSERT, [_row(event, now) for event in events])
 
 
-def _event(row: Any) -> EncodedEvent:
-    return EncodedEvent(
+def _claimed(row: Any) -> ClaimedEvent:
+    event = EncodedEvent(
         id=row.id,
         type=row.type,
         version=row.version,
         occurred_at=row.occurred_at,
         payload=row.payload,
     )
+    return ClaimedEvent(event=event, failures=int(row.attempts))
 
 
 @define
@@ -86,7 +88,7 @@ class SQLAlchemyOutboxStore:
 
     async def claim(
         self, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> Sequence[EncodedEvent]:
+    ) -> Sequence[ClaimedEvent]:
         due = (
             select(*_EVENT_COLUMNS)
             .where(
@@ -99,17 +101,13 @@ class SQLAlchemyOutboxStore:
             .with_for_update(skip_locked=True)
         )
 
-        async def work(connection: AsyncConnection) -> list[EncodedEvent]:
-            claimed = [_event(row) for row in await connection.execute(due)]
+        async def work(connection: AsyncConnection) -> list[ClaimedEvent]:
+            claimed = [_claimed(row) for row in await connection.execute(due)]
             if claimed:
                 await connection.execute(
                     update(outbox)
-                    .where(outbox.c.id.in_([event.id for event in claimed]))
-                    .values(
-                        claimed_by=owner,
-                        claimed_until=now + lease,
-                        attempts=outbox.c.attempts + 1,
-                    )
+                    .where(outbox.c.id.in_([entry.event.id for entry in claimed]))
+                    .values(claimed_by=owner, claimed_until=now + lease)
                 )
             return claimed
 
@@ -125,7 +123,12 @@ class SQLAlchemyOutboxStore:
     async def retry(
         self, owner: str, event_id: str, error: str, next_attempt: datetime | None
     ) -> None:
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "last_error": error}
+        values: dict[str, Any] = {
+            "claimed_by": None,
+            "claimed_until": None,
+            "last_error": error,
+            "attempts": outbox.c.attempts + 1,
+        }
         if next_attempt is None:
             values["status"] = FAILED
         else:
