@@ -33,6 +33,7 @@ from airline_core.memory import (
     MemoryCityStore,
     MemoryFlightStore,
     MemoryIdempotencyStore,
+    MemoryInboxStore,
     MemoryInventoryStore,
     MemoryOfferStore,
     MemoryOutboxStore,
@@ -47,6 +48,7 @@ from airline_core.ports import (
     CityStore,
     FlightStore,
     IdempotencyStore,
+    InboxStore,
     InventoryStore,
     OfferStore,
     OutboxStore,
@@ -72,6 +74,7 @@ from airline_runtime.db.booking import (
 )
 from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
+from airline_runtime.db.inbox import SQLAlchemyInboxStore
 from airline_runtime.db.outbox import SQLAlchemyOutboxStore
 from airline_runtime.settings import normalize_database_url
 
@@ -174,6 +177,8 @@ async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
         for table in (
             "outbox",
+            "inbox",
+            "notifications",
             "idempotency_keys",
             "payments",
             "seats",
@@ -207,6 +212,7 @@ class Stores:
     idempotency_keys: IdempotencyStore
     clock: FakeClock
     outbox: OutboxStore = attrs.field(factory=MemoryOutboxStore)
+    inbox: InboxStore = attrs.field(factory=MemoryInboxStore)
     gateway: TestPaymentGateway = attrs.field(factory=TestPaymentGateway)
     #: One token issuer for every airline made on these stores (a test and its HTTP app).
     tokens: MemoryAccessTokens = attrs.field(
@@ -259,6 +265,7 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         idempotency_keys=SQLAlchemyIdempotencyStore(database),
         clock=FakeClock(TEST_NOW),
         outbox=SQLAlchemyOutboxStore(database),
+        inbox=SQLAlchemyInboxStore(database),
         database=database,
     )
 

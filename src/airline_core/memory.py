@@ -51,6 +51,7 @@ from airline_core.errors import (
 from airline_core.events import ClaimedEvent, EncodedEvent, Event, OutboxStatus, encode
 from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
+from airline_core.notifications import NoticeRecord, NoticeStatus
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
 from airline_core.search.legs import Leg, LegQuery
@@ -64,6 +65,7 @@ __all__ = [
     "MemoryCityStore",
     "MemoryFlightStore",
     "MemoryIdempotencyStore",
+    "MemoryInboxStore",
     "MemoryInventoryStore",
     "MemoryOfferStore",
     "MemoryOutboxStore",
@@ -862,3 +864,43 @@ class MemoryOutboxStore:
             oldest_pending_at=min((e.event.occurred_at for e in pending), default=None),
             failures=tuple((e.event.id, e.event.type, e.last_error or "") for e in failed[:20]),
         )
+
+
+@define
+class MemoryInboxStore:
+    """The inbox in memory."""
+
+    finished: dict[tuple[str, str], datetime] = field(factory=dict)
+    notices: dict[str, NoticeRecord] = field(factory=dict)
+
+    async def processed(self, consumer: str, message_id: str) -> bool:
+        return (consumer, message_id) in self.finished
+
+    async def finish(self, consumer: str, message_id: str, now: datetime) -> None:
+        self.finished.setdefault((consumer, message_id), now)
+
+    async def sent(self, message_id: str) -> set[str]:
+        return {
+            record.key
+            for record in self.notices.values()
+            if record.message_id == message_id and record.status is NoticeStatus.SENT
+        }
+
+    async def record(self, record: NoticeRecord) -> None:
+        self.notices[record.key] = record
+
+    async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
+        chosen = [
+            record
+            for record in self.notices.values()
+            if message_id is None or record.message_id == message_id
+        ]
+        return sorted(chosen, key=lambda record: record.at, reverse=True)[:limit]
+
+    async def forget(self, before: datetime) -> int:
+        gone = [key for key, at in self.finished.items() if at < before]
+        for key in gone:
+            del self.finished[key]
+        for notice_key in [k for k, record in self.notices.items() if record.at < before]:
+            del self.notices[notice_key]
+        return len(gone)

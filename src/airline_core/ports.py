@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from airline_core.idempotency import KeyClaim, KeyedRequest, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.money import Money
+    from airline_core.notifications import Channel, EmailMessage, NoticeRecord, SmsMessage
     from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
@@ -542,3 +543,42 @@ class OutboxStore(Protocol):
 
     async def status(self) -> OutboxStatus:
         """Counts of pending and failed events, and the oldest pending event's instant."""
+
+
+class Notifier(Protocol):
+    """Sends email, SMS or both (``channels``) through one provider."""
+
+    channels: frozenset[Channel]
+
+    async def send(self, message: EmailMessage | SmsMessage) -> str:
+        """Send ``message``; the provider's id for it. ``message.key`` is the same for every
+        attempt of one notice: a notifier that can pass it on as an idempotency key or message
+        id does.
+
+        :raises DeliveryFailed: with ``permanent`` when the provider refused the message for
+            good, without when it may go through later.
+        """
+
+
+class InboxStore(Protocol):
+    """A consumer's memory of the messages it handled and the notices it sent, so that a
+    redelivered message is absorbed and a partly handled one finishes without repeats."""
+
+    async def processed(self, consumer: str, message_id: str) -> bool:
+        """Whether ``consumer`` finished with the message before."""
+
+    async def finish(self, consumer: str, message_id: str, now: datetime) -> None:
+        """Remember that ``consumer`` finished with the message (once; a repeat is a no-op)."""
+
+    async def sent(self, message_id: str) -> set[str]:
+        """The keys of the message's notices that were sent."""
+
+    async def record(self, record: NoticeRecord) -> None:
+        """Store what became of a notice, replacing an earlier record of its key."""
+
+    async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
+        """The latest records, newest first; only the message's with ``message_id``."""
+
+    async def forget(self, before: datetime) -> int:
+        """Drop what was finished before ``before`` (messages are not redelivered after
+        days); how many messages were dropped."""

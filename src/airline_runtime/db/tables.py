@@ -38,7 +38,9 @@ __all__ = [
     "cities",
     "flights",
     "idempotency_keys",
+    "inbox",
     "metadata",
+    "notifications",
     "offers",
     "outbox",
     "payments",
@@ -352,5 +354,33 @@ outbox = Table(
     Column("claimed_until", PreciseUTCDateTime()),
     Column("last_error", Text),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    **_MYSQL_TABLE,
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    # A consumer (its queue's name) and a message it finished with: a redelivery is absorbed.
+    Column("consumer", ascii_code(64), primary_key=True),
+    Column("message_id", ascii_code(ID), primary_key=True),
+    Column("processed_at", UTCDateTime(), nullable=False, index=True),
+    **_MYSQL_TABLE,
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    # The notice's key: event id, channel and a digest of the address.
+    Column("key", ascii_code(64), primary_key=True),
+    Column("message_id", ascii_code(ID), nullable=False, index=True),
+    Column("event_type", ascii_code(64), nullable=False),
+    Column("channel", ascii_code(8), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("template", ascii_code(64), nullable=False),
+    # sent, or failed (refused for good by the provider).
+    Column("status", ascii_code(8), nullable=False),
+    Column("at", PreciseUTCDateTime(), nullable=False, index=True),
+    Column("provider_id", String(255)),
+    Column("error", Text),
     **_MYSQL_TABLE,
 )
