@@ -1,0 +1,32 @@
+"""What the HTTP notifiers (SendGrid, Twilio) share: one pooled httpx client, and the rule that
+sorts a provider's answers into sent, passing and permanent failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from airline_core.notifications import DeliveryFailed
+
+__all__ = ["classify", "post"]
+
+
+def classify(provider: str, response: httpx.Response, detail: str) -> DeliveryFailed:
+    """The failure a non-2xx answer is: 429 and 5xx may pass; any other 4xx is permanent (the
+    same request will be refused again)."""
+    status = response.status_code
+    passing = status == 429 or status >= 500
+    return DeliveryFailed(f"{provider} answered {status}: {detail}", permanent=not passing)
+
+
+async def post(
+    client: httpx.AsyncClient, provider: str, url: str, **request: Any
+) -> httpx.Response:
+    """POST, a transport failure or timeout being a passing failure."""
+    try:
+        return await client.post(url, **request)
+    except httpx.HTTPError as error:
+        raise DeliveryFailed(
+            f"{provider} unreachable: {type(error).__name__}", permanent=False
+        ) from error
