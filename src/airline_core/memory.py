@@ -51,7 +51,7 @@ from airline_core.errors import (
 from airline_core.events import ClaimedEvent, EncodedEvent, Event, OutboxStatus, encode
 from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
-from airline_core.notifications import NoticeRecord, NoticeStatus
+from airline_core.notifications import InboxProgress, NoticeRecord, NoticeStatus
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
 from airline_core.search.legs import Leg, LegQuery
@@ -873,21 +873,27 @@ class MemoryInboxStore:
     finished: dict[tuple[str, str], datetime] = field(factory=dict)
     notices: dict[str, NoticeRecord] = field(factory=dict)
 
-    async def processed(self, consumer: str, message_id: str) -> bool:
-        return (consumer, message_id) in self.finished
-
-    async def finish(self, consumer: str, message_id: str, now: datetime) -> None:
-        self.finished.setdefault((consumer, message_id), now)
-
-    async def sent(self, message_id: str) -> set[str]:
-        return {
+    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
+        sent = frozenset(
             record.key
             for record in self.notices.values()
             if record.message_id == message_id and record.status is NoticeStatus.SENT
-        }
+        )
+        return InboxProgress(finished=(consumer, message_id) in self.finished, sent=sent)
 
-    async def record(self, record: NoticeRecord) -> None:
-        self.notices[record.key] = record
+    async def settle(
+        self,
+        consumer: str,
+        message_id: str,
+        records: Sequence[NoticeRecord],
+        *,
+        finished: bool,
+        now: datetime,
+    ) -> None:
+        for record in records:
+            self.notices[record.key] = record
+        if finished:
+            self.finished.setdefault((consumer, message_id), now)
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
         chosen = [

@@ -38,6 +38,7 @@ __all__ = [
     "Channel",
     "DeliveryFailed",
     "EmailMessage",
+    "InboxProgress",
     "Notice",
     "NoticeRecord",
     "NoticeStatus",
@@ -106,6 +107,14 @@ class NoticeRecord:
     #: The provider's id of the message (the file name for the console notifier).
     provider_id: str | None = None
     error: str | None = None
+
+
+@frozen
+class InboxProgress:
+    """How far a consumer got with a message: finished, and which notices went out."""
+
+    finished: bool = False
+    sent: frozenset[str] = frozenset()
 
 
 class DeliveryFailed(AirlineError):

@@ -41,7 +41,13 @@ if TYPE_CHECKING:
     from airline_core.idempotency import KeyClaim, KeyedRequest, StoredAnswer
     from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
     from airline_core.money import Money
-    from airline_core.notifications import Channel, EmailMessage, NoticeRecord, SmsMessage
+    from airline_core.notifications import (
+        Channel,
+        EmailMessage,
+        InboxProgress,
+        NoticeRecord,
+        SmsMessage,
+    )
     from airline_core.search.legs import Leg, LegQuery
 
 __all__ = [
@@ -564,17 +570,22 @@ class InboxStore(Protocol):
     """A consumer's memory of the messages it handled and the notices it sent, so that a
     redelivered message is absorbed and a partly handled one finishes without repeats."""
 
-    async def processed(self, consumer: str, message_id: str) -> bool:
-        """Whether ``consumer`` finished with the message before."""
+    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
+        """Whether ``consumer`` finished with the message, and the keys of its notices that
+        were sent (one read)."""
 
-    async def finish(self, consumer: str, message_id: str, now: datetime) -> None:
-        """Remember that ``consumer`` finished with the message (once; a repeat is a no-op)."""
-
-    async def sent(self, message_id: str) -> set[str]:
-        """The keys of the message's notices that were sent."""
-
-    async def record(self, record: NoticeRecord) -> None:
-        """Store what became of a notice, replacing an earlier record of its key."""
+    async def settle(
+        self,
+        consumer: str,
+        message_id: str,
+        records: Sequence[NoticeRecord],
+        *,
+        finished: bool,
+        now: datetime,
+    ) -> None:
+        """Store what became of notices (a record replaces an earlier one of its key) and, if
+        ``finished``, that ``consumer`` finished with the message, in one transaction. A
+        message finished before stays finished."""
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
         """The latest records, newest first; only the message's with ``message_id``."""

@@ -10,8 +10,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from attrs import frozen
+from attrs import field, frozen
 
 from airline_core import Airline
 from airline_core.booking.gateway import TestPaymentGateway
@@ -38,8 +39,12 @@ from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
 from airline_runtime.db.outbox import SQLAlchemyOutboxStore
+from airline_runtime.messaging.metrics import MessagingMetrics
 from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
 from airline_runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from airline_runtime.messaging.rabbitmq import RabbitMQ
 
 __all__ = ["Runtime", "SchemaOutOfDate", "access_tokens", "bootstrap"]
 
@@ -57,6 +62,10 @@ class Runtime:
     settings: Settings
     airline: Airline
     database: Database | None = None
+    #: RabbitMQ when ``AIRLINE_AMQP_URL`` is set (connected by the processes that use it).
+    broker: RabbitMQ | None = None
+    #: The relay's and the worker's counters (on the API's ``/metrics`` in ``airline demo``).
+    messaging_metrics: MessagingMetrics = field(factory=MessagingMetrics)
 
     async def check_ready(self) -> dict[str, str]:
         """Probe each dependency; raises :class:`Unavailable` naming the first that fails."""
@@ -67,6 +76,10 @@ class Runtime:
             except Exception as error:
                 raise Unavailable(f"database unreachable: {type(error).__name__}") from error
             checks["database"] = "ok"
+        if self.broker is not None:
+            # Reported, not required: the API takes bookings while the broker is down, their
+            # events waiting in the outbox.
+            checks["broker"] = "ok" if self.broker.is_connected else "unreachable"
         return checks
 
 
@@ -132,7 +145,17 @@ async def bootstrap(
             booking_rules=settings.booking_rules(),
             payment_gateway=payment_gateway,
         )
-        yield Runtime(settings=settings, airline=airline, database=database)
+        broker = None
+        if settings.amqp_url:
+            from airline_runtime.messaging.rabbitmq import RabbitMQ
+
+            broker = RabbitMQ(
+                settings.amqp_url,
+                exchange=f"{settings.amqp_prefix}.events",
+                queue_type=settings.amqp_queue_type,  # type: ignore[arg-type]
+            )
+            stack.push_async_callback(broker.close)
+        yield Runtime(settings=settings, airline=airline, database=database, broker=broker)
 
 
 def access_tokens(settings: Settings) -> JWTAccessTokens:

@@ -7,6 +7,7 @@ usage mistakes exit with 2, as typer does.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -40,6 +41,10 @@ users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 bookings_app = typer.Typer(help="Bookings, for an operator.", no_args_is_help=True)
 app.add_typer(bookings_app, name="bookings")
+outbox_app = typer.Typer(help="The outbox of events and its relay.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+notifications_app = typer.Typer(help="Notifications sent and refused.", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
 
 
 def fail(message: str) -> NoReturn:
@@ -503,6 +508,126 @@ def bookings_expire(
     typer.echo(f"{_run(work)} holds expired")
 
 
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics of this process on this port (default: none).",
+    ),
+]
+
+
+def _run_messaging(*, relay: bool, consume: bool, metrics_port: int | None) -> None:
+    from airline_runtime.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+
+    async def work() -> None:
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.messaging.service import run_messaging
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            if metrics_port is not None:
+                from prometheus_client import start_http_server
+
+                start_http_server(
+                    metrics_port, addr=settings.host, registry=runtime.messaging_metrics.registry
+                )
+            where = "RabbitMQ" if runtime.broker else "the in-process bus (relay and worker)"
+            typer.echo(f"{'worker' if consume else 'relay'} running over {where}; Ctrl-C stops")
+            await run_messaging(runtime, relay=relay, consume=consume)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(work)
+
+
+@app.command()
+def worker(metrics_port: MetricsPortOption = None) -> None:
+    """Run the notification service: booking events in, email and SMS out.
+
+    With AIRLINE_AMQP_URL it consumes its RabbitMQ queue (run as many as you like); without it
+    the bus is in-process, so this also relays the outbox to itself. Notifiers come from
+    AIRLINE_NOTIFIER (console: one file per message under AIRLINE_NOTIFICATIONS_DIR, default
+    <data dir>/notifications).
+    """
+    _run_messaging(relay=False, consume=True, metrics_port=metrics_port)
+
+
+@outbox_app.command("relay")
+def outbox_relay(metrics_port: MetricsPortOption = None) -> None:
+    """Publish the outbox's events to RabbitMQ once it confirms them (run several: their
+    claims never overlap). Without AIRLINE_AMQP_URL the worker runs in this process too."""
+    _run_messaging(relay=True, consume=False, metrics_port=metrics_port)
+
+
+@outbox_app.command("status")
+def outbox_status() -> None:
+    """Pending and failed events, and how far behind the relay is."""
+    settings = _settings()
+
+    async def work() -> Any:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            return runtime.airline.clock.now(), await runtime.airline.outbox.status()
+
+    now, status = _run(work)
+    behind = (
+        ""
+        if status.oldest_pending_at is None
+        else (f", oldest {int((now - status.oldest_pending_at).total_seconds())} s old")
+    )
+    typer.echo(f"pending: {status.pending}{behind}")
+    typer.echo(f"failed:  {status.failed}")
+    for event_id, kind, error in status.failures:
+        typer.echo(f"  {event_id}  {kind:<18} {error}")
+    if status.failed:
+        typer.echo("(`airline outbox requeue` sends the failed events again)")
+
+
+@outbox_app.command("requeue")
+def outbox_requeue() -> None:
+    """Make every failed event pending again, for the relay to retry at once."""
+    settings = _settings()
+
+    async def work() -> int:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            return await runtime.airline.outbox.requeue(runtime.airline.clock.now())
+
+    typer.echo(f"{_run(work)} events pending again")
+
+
+@notifications_app.command("list")
+def notifications_list(
+    message: Annotated[
+        str | None, typer.Option(help="Only the notices of this event (message) id.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most notices to show.")] = 20,
+) -> None:
+    """The latest notices, newest first: sent, or refused for good with the reason."""
+    settings = _settings()
+
+    async def work() -> Any:
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.db.inbox import SQLAlchemyInboxStore
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            assert runtime.database is not None  # noqa: S101 - bootstrap opens one
+            return await SQLAlchemyInboxStore(runtime.database).records(message, limit)
+
+    for record in _run(work):
+        outcome = record.provider_id if record.error is None else f"refused: {record.error}"
+        typer.echo(
+            f"{record.at:%Y-%m-%d %H:%M:%S}  {record.status.value:<6} {record.channel.value:<5} "
+            f"{record.template:<18} {record.to}  {outcome}"
+        )
+
+
 @app.command()
 def serve(
     host: HostOption = None,
@@ -559,7 +684,8 @@ def serve(
 
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
-    """Everything in one process: schema, demo data on first start, then the API.
+    """Everything in one process: schema, demo data on first start, then the API, the
+    outbox relay and the notification worker.
 
     Runs on the embedded default (a SQLite file under AIRLINE_DATA_DIR, default ./airline-data;
     delete it to start afresh) unless AIRLINE_DATABASE_URL names another database, which it then
@@ -570,6 +696,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     from airline_runtime.bootstrap import bootstrap
     from airline_runtime.http import create_app
     from airline_runtime.logs import configure_logging
+    from airline_runtime.messaging.service import run_messaging
     from airline_runtime.seed import seed_demo
 
     settings = _settings(host, port)
@@ -582,6 +709,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
             base = f"http://{settings.host}:{settings.port}"
             typer.echo(f"API:  {base}/api/v1/flights")
             typer.echo(f"Docs: {base}/schema/swagger")
+            typer.echo(f"Mail: {settings.notification_folder} (one file per message)")
             config = uvicorn.Config(
                 create_app(runtime=runtime),
                 host=settings.host,
@@ -590,7 +718,11 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
                 log_config=None,
                 access_log=False,
             )
-            await uvicorn.Server(config).serve()
+            async with anyio.create_task_group() as group:
+                # The relay and the notification worker, beside the API.
+                group.start_soon(run_messaging, runtime)
+                await uvicorn.Server(config).serve()
+                group.cancel_scope.cancel()
 
     _run(work)
 

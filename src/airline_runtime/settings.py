@@ -129,6 +129,73 @@ def _payments(environ: Mapping[str, str]) -> dict[str, Any]:
     return {"payment_gateway": gateway, "stripe_secret_key": key, "stripe_api_url": url}
 
 
+_NOTIFIERS = ("console", "smtp", "sendgrid", "twilio")
+
+
+def _prefix(environ: Mapping[str, str]) -> str:
+    prefix = environ.get("AIRLINE_AMQP_PREFIX") or "airline"
+    if not all(char.isalnum() or char in "-_." for char in prefix) or len(prefix) > 40:
+        raise SettingsError(
+            f"AIRLINE_AMQP_PREFIX: {prefix!r} must be up to 40 letters, digits, '-', '_' or '.'"
+        )
+    return prefix
+
+
+def _messaging(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The broker, the notifiers and their credentials, checked together."""
+    amqp_url = environ.get("AIRLINE_AMQP_URL") or ""
+    if amqp_url and not amqp_url.startswith(("amqp://", "amqps://")):
+        raise SettingsError(f"AIRLINE_AMQP_URL: {amqp_url!r} is not an amqp:// URL")
+    notifiers = _list(environ, "AIRLINE_NOTIFIER") or ("console",)
+    for name in notifiers:
+        if name not in _NOTIFIERS:
+            raise SettingsError(f"AIRLINE_NOTIFIER: {name!r} is not one of {', '.join(_NOTIFIERS)}")
+    if "smtp" in notifiers and "sendgrid" in notifiers:
+        raise SettingsError("AIRLINE_NOTIFIER: smtp and sendgrid both send email; choose one")
+    needed = {
+        "smtp": ("AIRLINE_SMTP_HOST",),
+        "sendgrid": ("AIRLINE_SENDGRID_API_KEY",),
+        "twilio": (
+            "AIRLINE_TWILIO_ACCOUNT_SID",
+            "AIRLINE_TWILIO_AUTH_TOKEN",
+            "AIRLINE_TWILIO_FROM",
+        ),
+    }
+    for name in notifiers:
+        for variable in needed.get(name, ()):
+            if not environ.get(variable):
+                raise SettingsError(f"{variable}: AIRLINE_NOTIFIER={name} needs it")
+    templates = environ.get("AIRLINE_TEMPLATES_DIR") or ""
+    if templates and not Path(templates).is_dir():
+        raise SettingsError(f"AIRLINE_TEMPLATES_DIR: {templates!r} is not a folder")
+    return {
+        "amqp_url": amqp_url,
+        "amqp_prefix": _prefix(environ),
+        "amqp_queue_type": _choice(
+            environ, "AIRLINE_AMQP_QUEUE_TYPE", "quorum", ("quorum", "classic")
+        ),
+        "notifiers": notifiers,
+        "notifications_dir": Path(environ["AIRLINE_NOTIFICATIONS_DIR"])
+        if environ.get("AIRLINE_NOTIFICATIONS_DIR")
+        else None,
+        "templates_dir": Path(templates) if templates else None,
+        "mail_from": environ.get("AIRLINE_MAIL_FROM") or "Airline <bookings@airline.invalid>",
+        "smtp_host": environ.get("AIRLINE_SMTP_HOST") or "",
+        "smtp_port": _integer(environ, "AIRLINE_SMTP_PORT", 587, 1, 65535),
+        "smtp_username": environ.get("AIRLINE_SMTP_USERNAME") or "",
+        "smtp_password": environ.get("AIRLINE_SMTP_PASSWORD") or "",
+        "smtp_security": _choice(
+            environ, "AIRLINE_SMTP_SECURITY", "starttls", ("starttls", "tls", "none")
+        ),
+        "sendgrid_api_key": environ.get("AIRLINE_SENDGRID_API_KEY") or "",
+        "sendgrid_api_url": environ.get("AIRLINE_SENDGRID_API_URL") or "https://api.sendgrid.com",
+        "twilio_account_sid": environ.get("AIRLINE_TWILIO_ACCOUNT_SID") or "",
+        "twilio_auth_token": environ.get("AIRLINE_TWILIO_AUTH_TOKEN") or "",
+        "twilio_from": environ.get("AIRLINE_TWILIO_FROM") or "",
+        "twilio_api_url": environ.get("AIRLINE_TWILIO_API_URL") or "https://api.twilio.com",
+    }
+
+
 def _booking(environ: Mapping[str, str]) -> dict[str, Any]:
     day = 24 * 60
     payment = _integer(environ, "AIRLINE_PAYMENT_WINDOW_MINUTES", 30, 1, day)
@@ -222,6 +289,34 @@ class Settings:
     payment_gateway: str = "test"
     stripe_secret_key: str = field(default="", repr=False)
     stripe_api_url: str = "https://api.stripe.com"
+    #: Messaging: RabbitMQ (unset: the in-process bus over the outbox) and its queue type.
+    amqp_url: str = field(default="", repr=False)
+    amqp_queue_type: str = "quorum"
+    #: Names on the broker: ``<prefix>.events`` (the exchange), ``<prefix>.notifications``
+    #: (the worker's queue), so that several deployments can share one broker.
+    amqp_prefix: str = "airline"
+    #: Notifiers by name (``console``, ``smtp`` or ``sendgrid`` for email, ``twilio`` for
+    #: SMS); a channel none of them sends goes to the console notifier.
+    notifiers: tuple[str, ...] = ("console",)
+    #: Where the console notifier writes its files (default ``<data dir>/notifications``).
+    notifications_dir: Path | None = None
+    templates_dir: Path | None = None
+    mail_from: str = "Airline <bookings@airline.invalid>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_security: str = "starttls"
+    sendgrid_api_key: str = field(default="", repr=False)
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_from: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+
+    @property
+    def notification_folder(self) -> Path:
+        return self.notifications_dir or self.data_dir / "notifications"
 
     def booking_rules(self) -> BookingRules:
         return BookingRules(
@@ -306,6 +401,7 @@ class Settings:
             **_connections(environ),
             **_booking(environ),
             **_payments(environ),
+            **_messaging(environ),
             sweep_seconds=_integer(environ, "AIRLINE_SWEEP_SECONDS", 60, 0, 86_400),
         )
 

@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 
 from airline_core.ids import new_id
-from airline_core.notifications import Channel, NoticeRecord, NoticeStatus, notice_key
+from airline_core.notifications import (
+    Channel,
+    InboxProgress,
+    NoticeRecord,
+    NoticeStatus,
+    notice_key,
+)
 from tests.conftest import TEST_NOW, Stores
 
 pytestmark = pytest.mark.anyio
@@ -33,26 +39,31 @@ def record(message_id: str, to: str, status: NoticeStatus, **changes: object) ->
 
 async def test_a_finished_message_is_remembered_per_consumer(stores: Stores) -> None:
     inbox, message = stores.inbox, new_id()
-    assert not await inbox.processed("notifications", message)
-    await inbox.finish("notifications", message, TEST_NOW)
-    await inbox.finish("notifications", message, TEST_NOW + timedelta(seconds=1))  # no error
-    assert await inbox.processed("notifications", message)
-    assert not await inbox.processed("audit", message)
-    assert not await inbox.processed("notifications", new_id())
+    assert await inbox.progress("notifications", message) == InboxProgress()
+    await inbox.settle("notifications", message, [], finished=True, now=TEST_NOW)
+    later = TEST_NOW + timedelta(seconds=1)
+    await inbox.settle("notifications", message, [], finished=True, now=later)  # no error
+    assert (await inbox.progress("notifications", message)).finished
+    assert not (await inbox.progress("audit", message)).finished
+    assert not (await inbox.progress("notifications", new_id())).finished
 
 
 async def test_notices_are_recorded_by_key_and_only_sent_ones_count(stores: Stores) -> None:
     inbox, message, other = stores.inbox, new_id(), new_id()
     email = record(message, "ann@example.org", NoticeStatus.SENT)
     sms = record(message, "+447700900123", NoticeStatus.FAILED)
-    await inbox.record(email)
-    await inbox.record(sms)
-    await inbox.record(record(other, "bob@example.org", NoticeStatus.SENT))
-    assert await inbox.sent(message) == {email.key}
+    await inbox.settle("notifications", message, [email, sms], finished=False, now=TEST_NOW)
+    bob = record(other, "bob@example.org", NoticeStatus.SENT)
+    await inbox.settle("notifications", other, [bob], finished=True, now=TEST_NOW)
+    assert await inbox.progress("notifications", message) == InboxProgress(
+        finished=False, sent=frozenset({email.key})
+    )
     later = TEST_NOW + timedelta(minutes=1, microseconds=5)
     resent = record(message, "+447700900123", NoticeStatus.SENT, at=later)
-    await inbox.record(resent)
-    assert await inbox.sent(message) == {email.key, sms.key}
+    await inbox.settle("notifications", message, [resent], finished=True, now=later)
+    assert await inbox.progress("notifications", message) == InboxProgress(
+        finished=True, sent=frozenset({email.key, sms.key})
+    )
     mine = await inbox.records(message)
     assert mine[0] == resent  # newest first, every field kept, the instant to the microsecond
     assert {r.key for r in mine} == {email.key, sms.key}
@@ -60,12 +71,23 @@ async def test_notices_are_recorded_by_key_and_only_sent_ones_count(stores: Stor
     assert len(await inbox.records(limit=1)) == 1
 
 
+async def test_settling_again_after_finishing_changes_nothing_finished(stores: Stores) -> None:
+    inbox, message = stores.inbox, new_id()
+    email = record(message, "ann@example.org", NoticeStatus.SENT)
+    await inbox.settle("notifications", message, [email], finished=True, now=TEST_NOW)
+    # A redelivery that raced the first (it had not seen the inbox's row yet).
+    await inbox.settle("notifications", message, [email], finished=True, now=TEST_NOW)
+    progress = await inbox.progress("notifications", message)
+    assert progress == InboxProgress(finished=True, sent=frozenset({email.key}))
+    assert len(await inbox.records(message)) == 1
+
+
 async def test_old_entries_are_forgotten(stores: Stores) -> None:
     inbox, old, new = stores.inbox, new_id(), new_id()
-    await inbox.finish("notifications", old, TEST_NOW)
-    await inbox.record(record(old, "ann@example.org", NoticeStatus.SENT))
-    await inbox.finish("notifications", new, TEST_NOW + timedelta(days=3))
+    sent = record(old, "ann@example.org", NoticeStatus.SENT)
+    await inbox.settle("notifications", old, [sent], finished=True, now=TEST_NOW)
+    await inbox.settle("notifications", new, [], finished=True, now=TEST_NOW + timedelta(days=3))
     assert await inbox.forget(TEST_NOW + timedelta(days=1)) == 1
-    assert not await inbox.processed("notifications", old)
-    assert await inbox.processed("notifications", new)
+    assert not (await inbox.progress("notifications", old)).finished
+    assert (await inbox.progress("notifications", new)).finished
     assert await inbox.records(old) == []

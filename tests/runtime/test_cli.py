@@ -48,7 +48,9 @@ def test_every_command_has_help() -> None:
     for command in (
         [], ["serve"], ["demo"], ["seed"], ["search"], ["db"], ["db", "upgrade"], ["seatmap"],
         ["bookings"], ["bookings", "show"], ["bookings", "list"], ["bookings", "cancel"],
-        ["bookings", "expire"],
+        ["bookings", "expire"], ["worker"], ["outbox"], ["outbox", "relay"],
+        ["outbox", "status"], ["outbox", "requeue"], ["notifications"],
+        ["notifications", "list"],
     ):  # fmt: skip
         code, out, _ = invoke({}, *command, "--help")
         assert code == 0

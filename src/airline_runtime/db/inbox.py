@@ -3,16 +3,16 @@ each consumer finished with, and what became of each notice."""
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from attrs import define
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from airline_core.notifications import Channel, NoticeRecord, NoticeStatus
+from airline_core.notifications import Channel, InboxProgress, NoticeRecord, NoticeStatus
 from airline_runtime.db.engine import Database
 from airline_runtime.db.tables import inbox, notifications
 
@@ -49,44 +49,68 @@ def _record(row: Any) -> NoticeRecord:
     )
 
 
+# One round trip: the inbox row, if any, and the message's sent notices.
+_PROGRESS = union_all(
+    select(literal("finished").label("kind"), inbox.c.message_id.label("value")).where(
+        inbox.c.consumer == bindparam("consumer"), inbox.c.message_id == bindparam("message")
+    ),
+    select(literal("sent"), notifications.c.key).where(
+        notifications.c.message_id == bindparam("message"),
+        notifications.c.status == NoticeStatus.SENT.value,
+    ),
+)
+
+
 @define
 class SQLAlchemyInboxStore:
     db: Database
 
-    async def processed(self, consumer: str, message_id: str) -> bool:
-        query = select(inbox.c.message_id).where(
-            inbox.c.consumer == consumer, inbox.c.message_id == message_id
+    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
+        rows = await self.db.fetch(_PROGRESS, {"consumer": consumer, "message": message_id})
+        return InboxProgress(
+            finished=any(row.kind == "finished" for row in rows),
+            sent=frozenset(row.value for row in rows if row.kind == "sent"),
         )
-        return bool(await self.db.fetch(query))
 
-    async def finish(self, consumer: str, message_id: str, now: datetime) -> None:
-        row = {"consumer": consumer, "message_id": message_id, "processed_at": now}
-        with contextlib.suppress(IntegrityError):  # finished before: a redelivery raced it
-            await self.db.execute(insert(inbox), [row])
+    async def settle(
+        self,
+        consumer: str,
+        message_id: str,
+        records: Sequence[NoticeRecord],
+        *,
+        finished: bool,
+        now: datetime,
+    ) -> None:
+        rows = [_values(record) for record in records]
+        done = {"consumer": consumer, "message_id": message_id, "processed_at": now}
 
-    async def sent(self, message_id: str) -> set[str]:
-        query = select(notifications.c.key).where(
-            notifications.c.message_id == message_id,
-            notifications.c.status == NoticeStatus.SENT.value,
-        )
-        return {row.key for row in await self.db.fetch(query)}
+        async def first_time(connection: AsyncConnection) -> None:
+            # The common case: new records, a message not finished before; two statements.
+            if rows:
+                await connection.execute(insert(notifications), rows)
+            if finished:
+                await connection.execute(insert(inbox), [done])
 
-    async def record(self, record: NoticeRecord) -> None:
-        values = _values(record)
-
-        async def work(connection: AsyncConnection) -> None:
-            replaced = await connection.execute(
-                update(notifications).where(notifications.c.key == record.key).values(values)
-            )
-            if not replaced.rowcount:
-                await connection.execute(insert(notifications), [values])
+        async def again(connection: AsyncConnection) -> None:
+            for values in rows:
+                replaced = await connection.execute(
+                    update(notifications).where(notifications.c.key == values["key"]).values(values)
+                )
+                if not replaced.rowcount:
+                    await connection.execute(insert(notifications), [values])
+            if finished:
+                seen = await connection.execute(
+                    select(inbox.c.message_id).where(
+                        inbox.c.consumer == consumer, inbox.c.message_id == message_id
+                    )
+                )
+                if seen.first() is None:
+                    await connection.execute(insert(inbox), [done])
 
         try:
-            await self.db.write(work)
-        except IntegrityError:  # a concurrent first record of the key: replace it
-            await self.db.execute(
-                update(notifications).where(notifications.c.key == record.key).values(values)
-            )
+            await self.db.write(first_time)
+        except IntegrityError:  # a record of a key, or the message, was there before
+            await self.db.write(again)
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
         query = select(notifications).order_by(notifications.c.at.desc()).limit(limit)

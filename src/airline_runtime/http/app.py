@@ -163,6 +163,8 @@ def create_app(
             async with anyio.create_task_group() as sweeper:
                 if settings.sweep_seconds:
                     sweeper.start_soon(sweep_forever, opened.airline, settings.sweep_seconds)
+                if opened.broker is not None:  # for readiness to report it
+                    sweeper.start_soon(opened.broker.connect_forever)
                 try:
                     yield
                 finally:
@@ -176,6 +178,7 @@ def create_app(
         async with limiter, open_runtime(app), anyio.create_task_group() as background:
             if edge is not None:
                 edge.authenticate = app.state.runtime.airline.accounts.authenticate
+            metrics.include(app.state.runtime.messaging_metrics.registry)
             background.start_soon(probe_loop_lag, metrics)
             try:
                 yield

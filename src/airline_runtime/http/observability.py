@@ -152,6 +152,9 @@ class HttpMetrics:
         self._series: dict[tuple[str, str, int], list[float]] = {}
         self._collector = _HttpCollector(self)
         self.registry.register(self._collector)
+        #: Other registries shown on the same page (the relay's and worker's counters when they
+        #: run in this process).
+        self._included: list[_Included] = []
         #: Requests being answered in this process now.
         self.active = 0
 
@@ -227,6 +230,12 @@ class HttpMetrics:
                 continue
         return rows
 
+    def include(self, registry: CollectorRegistry) -> None:
+        """Show ``registry``'s metrics on this one's page too."""
+        included = _Included(registry)
+        self._included.append(included)
+        self.registry.register(included)
+
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The metrics as text in the format ``accept`` asks for (Prometheus text by default,
         OpenMetrics when asked), with its content type. In multiprocess mode, summed over every
@@ -238,6 +247,8 @@ class HttpMetrics:
             # prometheus_client leaves this constructor unannotated.
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
             registry.register(self._collector)
+            for included in self._included:
+                registry.register(included)
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
 
@@ -246,6 +257,16 @@ _SERIES_FILE_PREFIX: Final = "airline_http_"
 # The bucket bounds as Prometheus writes them (``le="0.005"``, ..., ``le="+Inf"``).
 _BOUNDS: Final = (*(repr(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")
 _SeriesRow = tuple[str, str, int, list[float]]
+
+
+class _Included(Collector):
+    """Another registry's metrics, collected through this one."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
 
 
 class _HttpCollector(Collector):

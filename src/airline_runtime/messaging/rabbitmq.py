@@ -72,7 +72,9 @@ _CONFIRM_TIMEOUT: Final = 30.0
 _CONNECTION_ERRORS: Final = (
     AMQPError,
     ChannelInvalidStateError,
-    ConnectionError,
+    OSError,
+    EOFError,  # asyncio.IncompleteReadError: the socket closed mid-frame
+    StopAsyncIteration,  # aiormq's frame reader, when the socket closed mid-handshake
     asyncio.TimeoutError,
     RuntimeError,
 )
@@ -102,6 +104,8 @@ class RabbitMQ:
     #: quorum queue dead-letters it.
     delivery_limit: int = 10
     connection: AbstractRobustConnection | None = None
+    #: One connection however many tasks connect at once.
+    _connecting: asyncio.Lock = field(factory=asyncio.Lock)
 
     async def connect(self, *, wait: float = 10.0) -> None:
         """Open the connection (from then on aio-pika keeps it up).
@@ -112,8 +116,29 @@ class RabbitMQ:
             self.connection = await aio_pika.connect_robust(
                 self.url, timeout=wait, client_properties={"connection_name": "airline"}
             )
-        except (OSError, *_CONNECTION_ERRORS) as error:
+        except Exception as error:  # a handshake cut short raises many kinds
             raise BrokerUnavailable(f"RabbitMQ unreachable: {type(error).__name__}") from error
+
+    async def connect_forever(
+        self, first: float = 0.5, longest: float = 30.0, *, wait: float = 10.0
+    ) -> None:
+        """Connect, trying again with a growing pause (``first`` doubling up to ``longest``
+        seconds) while the broker is unreachable: a worker started before its broker waits for
+        it instead of exiting. Returns at once when already connected."""
+        pause = first
+        while not self.is_connected:
+            try:
+                async with self._connecting:
+                    if self.connection is None:
+                        await self.connect(wait=wait)
+            except BrokerUnavailable as error:
+                logger.warning("%s; trying again in %.1f s", error, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
+            else:
+                # A robust connection that is down reconnects by itself: wait for it.
+                if not self.is_connected:
+                    await asyncio.sleep(pause)
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -255,12 +280,29 @@ class RabbitConsumer:
     _channel: AbstractChannel | None = None
     _tag: str | None = None
 
-    async def start(self) -> None:
-        channel = await self.broker.channel(prefetch=self.prefetch)
-        await self.broker.declare(channel, [self.subscription])
-        queue = await channel.get_queue(self.subscription.name)
-        self._channel = channel
-        self._tag = await queue.consume(self._on_message)
+    async def start(self, *, longest_pause: float = 30.0) -> None:
+        """Connect (waiting for the broker as long as it takes), declare the queues and
+        consume; from then on the robust connection restores the consumer after a reconnect."""
+        pause = 0.5
+        while True:
+            await self.broker.connect_forever()
+            try:
+                channel = await self.broker.channel(prefetch=self.prefetch)
+                await self.broker.declare(channel, [self.subscription])
+                queue = await channel.get_queue(self.subscription.name)
+                self._tag = await queue.consume(self._on_message)
+            except (BrokerUnavailable, *_CONNECTION_ERRORS) as error:
+                logger.warning(
+                    "%s: could not start consuming (%s); again in %.1f s",
+                    self.subscription.name,
+                    type(error).__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest_pause)
+                continue
+            self._channel = channel
+            return
 
     async def stop(self) -> None:
         if self._channel is not None and not self._channel.is_closed:

@@ -9,8 +9,8 @@ connection dropped before its confirmation) is left alone: its lease lapses and 
 again, which is safe because consumers deduplicate by the event id.
 
 :meth:`Relay.run` repeats rounds: at once while batches come back full, every ``idle`` seconds
-when the outbox is drained, and with a growing pause (up to ``max_backoff``) while the broker
-or the database is down. Several relays may run at once, in several processes or hosts: the
+when the outbox is drained, and with a growing pause (up to ``max_outage_pause``) while the
+broker or the database is down. Several relays may run at once, in several processes or hosts: the
 outbox's leases keep their batches apart.
 """
 
@@ -67,6 +67,8 @@ class Relay:
     #: The first wait after a failure; it doubles with each further one.
     first_backoff: timedelta = timedelta(seconds=1)
     max_backoff: timedelta = timedelta(minutes=5)
+    #: The longest pause between tries while the broker or the database is down.
+    max_outage_pause: timedelta = timedelta(seconds=30)
     #: Failures (refusals by the broker) after which an event is given up.
     max_failures: int = 12
     owner: str = field(factory=relay_owner)
@@ -122,6 +124,9 @@ class Relay:
             lost=len(result.lost),
         )
 
+    def _outage_pause(self, outages: int) -> float:
+        return min(self.backoff(outages), self.max_outage_pause).total_seconds()
+
     async def run(self) -> None:
         """Relay for ever (until cancelled)."""
         outages = 0
@@ -130,13 +135,13 @@ class Relay:
                 done = await self.run_once()
             except (Unavailable, DBAPIError, OSError) as error:  # the broker or the database
                 outages += 1
-                pause = self.backoff(outages).total_seconds()
+                pause = self._outage_pause(outages)
                 logger.warning("outbox relay: %s; next try in %.0f s", _reason(error), pause)
                 await anyio.sleep(pause)
                 continue
             if done.lost:
                 outages += 1
-                await anyio.sleep(self.backoff(outages).total_seconds())
+                await anyio.sleep(self._outage_pause(outages))
                 continue
             if outages:
                 logger.info("outbox relay: publishing again")

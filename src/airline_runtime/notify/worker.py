@@ -3,19 +3,21 @@ far as the inbox can tell.
 
 For each message (:meth:`NotificationWorker.handle`):
 
-1. a message this consumer finished before is a redelivery: absorbed (``duplicate``);
+1. one read of the inbox: a message this consumer finished before is a redelivery, absorbed
+   (``duplicate``); otherwise which of its notices were sent by an earlier delivery;
 2. the event is decoded (a message that is no known event is rejected: dead-lettered);
 3. its notices are planned (:func:`airline_core.notifications.plan_notices`) and those already
-   sent by an earlier, interrupted delivery are skipped;
-4. each remaining one is rendered and sent, and its outcome recorded under its key: sent, or
-   failed for good when the provider refused it (a 4xx);
+   sent are skipped;
+4. each remaining one is rendered and sent; the outcomes (sent, or failed for good when the
+   provider refused it: a 4xx) are recorded under their keys in one transaction, with the
+   inbox's row when the message is finished;
 5. if a provider failed in a way that may pass (a 5xx, a timeout), the message is retried
    later (the bus's backoff), sending then only what is still unsent; if one was refused for
    good, the message is dead-lettered with the reason once the others are sent; otherwise the
    message is finished in the inbox.
 
-The window left is a crash after a provider accepted a message and before its record was
-written: that notice goes again on redelivery. The console notifier closes it (the same key
+The window left is a crash after a provider accepted a message and before the records were
+written: those notices go again on redelivery. The console notifier closes it (the same key
 rewrites the same file); SMTP repeats the same ``Message-ID``.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from time import monotonic
 
 from attrs import define, field
 
@@ -50,6 +53,9 @@ logger = logging.getLogger(__name__)
 CONSUMER = "airline.notifications"
 #: The routing keys it binds.
 NOTIFIED_EVENTS = ("booking.*", "payment.failed", "reminder.due")
+#: How long a flight read for a message's template is used again (its times and status).
+FLIGHT_CACHE_SECONDS = 5.0
+_FLIGHT_CACHE_SIZE = 4096
 
 
 @define
@@ -61,6 +67,7 @@ class NotificationWorker:
     templates: Templates = field(factory=Templates)
     name: str = CONSUMER
     metrics: MessagingMetrics = field(factory=MessagingMetrics)
+    _flight_cache: dict[str, tuple[float, Flight | None]] = field(factory=dict, init=False)
 
     def subscription(self) -> Subscription:
         return Subscription(self.name, NOTIFIED_EVENTS, self.handle)
@@ -71,13 +78,13 @@ class NotificationWorker:
         :raises Reject: the message can never be handled, or a notice was refused for good.
         :raises RetryLater: a provider failed in a way that may pass.
         """
-        if await self.inbox.processed(self.name, encoded.id):
+        done = await self.inbox.progress(self.name, encoded.id)
+        if done.finished:
             return "duplicate"
         event = decode(encoded)  # UnknownEvent: the bus dead-letters it
-        notices = plan_notices(event)
-        done = await self.inbox.sent(encoded.id) if notices else set()
-        pending = [notice for notice in notices if notice.key not in done]
+        pending = [notice for notice in plan_notices(event) if notice.key not in done.sent]
         flights = await self._flights(event) if pending else []
+        records: list[NoticeRecord] = []
         refused: list[str] = []
         passing: list[str] = []
         for notice in pending:
@@ -86,59 +93,74 @@ class NotificationWorker:
                     notice, self.templates.context(notice, event, flights)
                 )
             except TemplateError as error:
-                await self._record(notice, NoticeStatus.FAILED, error=str(error))
+                records.append(self._record(notice, NoticeStatus.FAILED, error=str(error)))
                 refused.append(str(error))
                 continue
             try:
                 provider_id = await self.notifiers[notice.channel].send(message)
             except DeliveryFailed as error:
                 if error.permanent:
-                    await self._record(notice, NoticeStatus.FAILED, error=error.detail)
+                    records.append(self._record(notice, NoticeStatus.FAILED, error=error.detail))
                     refused.append(f"{notice.channel} to {notice.to}: {error.detail}")
                 else:
                     passing.append(f"{notice.channel} to {notice.to}: {error.detail}")
                 continue
-            await self._record(notice, NoticeStatus.SENT, provider_id=provider_id)
+            records.append(self._record(notice, NoticeStatus.SENT, provider_id=provider_id))
+        # What was sent is recorded even when the message must come again, so that only the
+        # rest goes out then; one transaction with the inbox's row when it is finished.
+        finished = not passing and not refused
+        if records or finished:
+            await self.inbox.settle(
+                self.name, encoded.id, records, finished=finished, now=self.clock.now()
+            )
         if passing:
             raise RetryLater("; ".join(passing))
         if refused:
             raise Reject("; ".join(refused))
-        await self.inbox.finish(self.name, encoded.id, self.clock.now())
         return None
 
     async def _flights(self, event: Event) -> list[Flight]:
-        """The booking's flights as they are now (a deleted one is left out)."""
+        """The booking's flights as they are now (a deleted one is left out), read through a
+        cache of a few seconds: a burst of events for one flight reads it once."""
         booking = getattr(event, "booking", None)
         found: list[Flight] = []
+        now = monotonic()
         for flight_id in booking.flight_ids if booking is not None else ():
-            try:
-                found.append(await self.flights.get(flight_id))
-            except NotFound:
-                continue
+            cached = self._flight_cache.get(flight_id)
+            if cached is not None and now - cached[0] < FLIGHT_CACHE_SECONDS:
+                flight = cached[1]
+            else:
+                try:
+                    flight = await self.flights.get(flight_id)
+                except NotFound:
+                    flight = None
+                if len(self._flight_cache) >= _FLIGHT_CACHE_SIZE:
+                    self._flight_cache.clear()
+                self._flight_cache[flight_id] = (now, flight)
+            if flight is not None:
+                found.append(flight)
         return found
 
-    async def _record(
+    def _record(
         self,
         notice: Notice,
         status: NoticeStatus,
         *,
         provider_id: str | None = None,
         error: str | None = None,
-    ) -> None:
-        await self.inbox.record(
-            NoticeRecord(
-                key=notice.key,
-                message_id=notice.event_id,
-                event_type=notice.event_type,
-                channel=notice.channel,
-                to=notice.to,
-                template=notice.template,
-                status=status,
-                at=self.clock.now(),
-                provider_id=provider_id,
-                error=error,
-            )
-        )
+    ) -> NoticeRecord:
         self.metrics.notified(notice.channel.value, status.value)
         if status is NoticeStatus.FAILED:
             logger.error("notice %s refused for good: %s", notice.key, error)
+        return NoticeRecord(
+            key=notice.key,
+            message_id=notice.event_id,
+            event_type=notice.event_type,
+            channel=notice.channel,
+            to=notice.to,
+            template=notice.template,
+            status=status,
+            at=self.clock.now(),
+            provider_id=provider_id,
+            error=error,
+        )
