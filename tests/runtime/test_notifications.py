@@ -216,6 +216,7 @@ async def test_templates_can_be_overridden_and_a_broken_one_is_dead_lettered(
     assert "Pay by" in message.text  # the package's text part, not overridden
 
     (override / "booking_held.subject.txt").write_text("{{ no_such_name }}")
+    setup.worker.templates = Templates(override)  # templates are read once: a restart
     await booked_again(stores)
     await setup.drain()
     [dead] = setup.bus.dead_letters

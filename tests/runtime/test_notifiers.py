@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from airline_core.notifications import Channel, DeliveryFailed, EmailMessage, SmsMessage
+from airline_runtime.notify.files import compose
 from airline_runtime.notify.sendgrid import SendGridNotifier
 from airline_runtime.notify.smtp import SMTPNotifier
 from airline_runtime.notify.twilio import TwilioNotifier
@@ -204,3 +205,27 @@ async def test_a_provider_that_times_out_is_a_passing_failure() -> None:
     assert not slow_sms.value.permanent
     await sendgrid.aclose()
     await twilio.aclose()
+
+
+def test_a_composed_email_reads_back_with_non_ascii_names_and_both_parts() -> None:
+    message = EmailMessage(
+        key="01JAAAAAAAAAAAAAAAAAAAAA00.email.0123456789ab",
+        to="zoe@example.org",
+        name="Zoë O'Brien",
+        subject="Réservation confirmée: ABC123",
+        text="Bonjour Zoë,\nvotre réservation est confirmée.\n" + "long line " * 40,
+        html="<p>Bonjour <strong>Zoë</strong></p>",
+    )
+    raw = compose(message, "Compagnie Aérienne <bookings@airline.example>")
+    assert raw.isascii()
+    assert b"\r\n" in raw
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, MimeMessage)
+    assert str(mail["Subject"]) == "Réservation confirmée: ABC123"
+    assert str(mail["To"]) == "Zoë O'Brien <zoe@example.org>"
+    assert str(mail["From"]) == "Compagnie Aérienne <bookings@airline.example>"
+    assert mail["Message-ID"] == f"<{message.key}@airline.example>"
+    assert mail["Date"] is not None
+    assert mail.get_body(("plain",)).get_content() == message.text  # type: ignore[union-attr]
+    assert mail.get_body(("html",)).get_content() == message.html  # type: ignore[union-attr]

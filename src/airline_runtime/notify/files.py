@@ -9,34 +9,73 @@ again replaces its file instead of adding one: the folder holds exactly one file
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
-from email.message import EmailMessage as MimeMessage
-from email.utils import formataddr
+from datetime import UTC, datetime
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 
-import anyio
 from attrs import define, field
 
 from airline_core.notifications import Channel, DeliveryFailed, EmailMessage, SmsMessage
 
-__all__ = ["FileNotifier"]
+__all__ = ["FileNotifier", "compose"]
 
 logger = logging.getLogger(__name__)
 
 
-def mime(message: EmailMessage, sender: str) -> MimeMessage:
-    """The email as a MIME message; its ``Message-ID`` is made from the notice's key, so every
-    attempt of one notice carries the same one (receivers may drop a repeat by it)."""
-    mail = MimeMessage()
-    mail["From"] = sender
-    mail["To"] = formataddr((message.name, message.to))
-    mail["Subject"] = message.subject
+def compose(message: EmailMessage, sender: str, *, sent_at: datetime | None = None) -> bytes:
+    """The email as an RFC 5322 message with CRLF line ends: plain text and HTML as
+    ``multipart/alternative``, each part UTF-8 in base64, non-ASCII names and subjects as
+    RFC 2047 encoded words. Its ``Message-ID`` is made from the notice's key, so every attempt
+    of one notice carries the same one (receivers may drop a repeat by it).
+
+    Written out directly rather than through :class:`email.message.EmailMessage`, whose
+    header policy cost about 3.7 ms a message here (the legacy ``email.mime`` classes 0.65 ms),
+    most of the notification worker's time; the tests read these messages back with the
+    standard library's parser.
+    """
+    boundary = f"=_{message.key}"
     domain = sender.rpartition("@")[2].rstrip(">") or "airline.invalid"
-    mail["Message-ID"] = f"<{message.key}@{domain}>"
-    mail.set_content(message.text)
-    mail.add_alternative(message.html, subtype="html")
-    return mail
+    headers = [
+        f"From: {_address_header(sender)}",
+        f"To: {_address(message.name, message.to)}",
+        f"Subject: {_words(message.subject)}",
+        f"Date: {formatdate((sent_at or datetime.now(UTC)).timestamp(), usegmt=True)}",
+        f"Message-ID: <{message.key}@{domain}>",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+    ]
+    lines = [*headers, ""]
+    for subtype, content in (("plain", message.text), ("html", message.html)):
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            *base64.encodebytes(content.encode()).decode("ascii").splitlines(),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _words(text: str) -> str:
+    """A header value: as it is when ASCII, else RFC 2047 encoded words (one line: the header
+    folding of long ASCII values is left to the 998-character limit, which subjects never
+    reach)."""
+    text = " ".join(text.split())  # no CR or LF can reach a header
+    return text if text.isascii() else Header(text, "utf-8").encode()
+
+
+def _address(name: str, address: str) -> str:
+    return formataddr((" ".join(name.split()), address), charset="utf-8")
+
+
+def _address_header(value: str) -> str:
+    name, address = parseaddr(value)
+    return _address(name, address) if name else address
 
 
 @define
@@ -48,14 +87,18 @@ class FileNotifier:
     async def send(self, message: EmailMessage | SmsMessage) -> str:
         if isinstance(message, EmailMessage):
             name = f"{message.key}.eml"
-            content = bytes(mime(message, self.sender))
+            content = compose(message, self.sender)
             summary = f"email to {message.to}: {message.subject}"
         else:
             name = f"{message.key}.sms.txt"
             content = f"To: {message.to}\n\n{message.text}\n".encode()
             summary = f"SMS to {message.to}: {message.text}"
         try:
-            await anyio.to_thread.run_sync(self._write, name, content)
+            # Written on the event loop: a small file into the page cache takes about 0.15 ms
+            # here, while handing it to a worker thread made every task of the loop wait for
+            # the GIL behind the writing threads (reads of 0.5 ms took 15 ms with 32 messages in
+            # flight, and the worker handled a third as many).
+            self._write(name, content)
         except OSError as error:  # a full disk or a missing folder may be fixed: retry
             raise DeliveryFailed(f"cannot write {name}: {error}", permanent=False) from error
         logger.info("notification %s (%s)", summary, name)

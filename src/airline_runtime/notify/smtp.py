@@ -9,13 +9,14 @@ connection, or a timeout may pass and is retried.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Literal
 
 import aiosmtplib
 from attrs import define, field
 
 from airline_core.notifications import Channel, DeliveryFailed, EmailMessage, SmsMessage
-from airline_runtime.notify.files import mime
+from airline_runtime.notify.files import compose
 
 __all__ = ["SMTPNotifier"]
 
@@ -35,10 +36,12 @@ class SMTPNotifier:
     async def send(self, message: EmailMessage | SmsMessage) -> str:
         if not isinstance(message, EmailMessage):
             raise DeliveryFailed("SMTP sends email only", permanent=True)
-        mail = mime(message, self.sender)
+        mail = compose(message, self.sender)
         try:
             await aiosmtplib.send(
                 mail,
+                sender=parseaddr(self.sender)[1],
+                recipients=[message.to],
                 hostname=self.host,
                 port=self.port,
                 username=self.username,
@@ -61,4 +64,5 @@ class SMTPNotifier:
             raise DeliveryFailed(
                 f"SMTP server unreachable: {type(error).__name__}: {error}", permanent=False
             ) from error
-        return str(mail["Message-ID"])
+        domain = self.sender.rpartition("@")[2].rstrip(">") or "airline.invalid"
+        return f"<{message.key}@{domain}>"
