@@ -283,7 +283,7 @@ class MemoryFlightStore:
         except KeyError:
             raise NotFound(f"no flight has id {flight_id}") from None
 
-    async def update(self, flight: Flight) -> None:
+    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
         await self.get(flight.id)
         if any(
             other.id != flight.id
@@ -299,6 +299,8 @@ class MemoryFlightStore:
                 raise StillReferenced("seats of the flight are held or sold: keep its airplane")
             self.catalog.forget_seats(flight.id)
         self.catalog.flights[flight.id] = flight
+        for event in events:  # due at once: when it happened
+            self.catalog.outbox.add_now([encode(event)], event.occurred_at)
 
     async def delete(self, flight_id: str) -> None:
         await self.get(flight_id)

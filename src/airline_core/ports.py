@@ -175,9 +175,10 @@ class FlightStore(Protocol):
         :raises NotFound: no flight has that id.
         """
 
-    async def update(self, flight: Flight) -> None:
-        """Replace the stored flight of the same id. A new airplane brings its own seats: the
-        seats left per cabin start again from its layout.
+    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
+        """Replace the stored flight of the same id, adding ``events`` to the outbox in the
+        same transaction. A new airplane brings its own seats: the seats left per cabin start
+        again from its layout.
 
         :raises NotFound: no flight has that id.
         :raises AlreadyExists: its number already departs on its (new) local date.

@@ -21,6 +21,7 @@ from airline_core.events import (
     BookingConfirmed,
     BookingHeld,
     Event,
+    FlightChanged,
     HoldExpired,
     PaymentFailed,
     decode,
@@ -152,3 +153,37 @@ async def test_a_hold_that_fails_leaves_no_event(stores: Stores) -> None:
     [event] = await published(stores)
     assert isinstance(event, BookingHeld)
     assert event.booking.user_id == ann.user_id
+
+
+async def test_a_new_time_or_status_writes_flight_changed_and_a_new_fare_nothing(
+    stores: Stores,
+) -> None:
+    airline = stores.airline
+    flight = await scheduled(stores)
+    later = flight.departs_at + timedelta(hours=2)
+    retimed = await airline.flights.update(
+        flight.id, departs_at=later, arrives_at=flight.arrives_at + timedelta(hours=2)
+    )
+    [event] = await published(stores)
+    assert isinstance(event, FlightChanged)
+    assert (event.flight, event.previous) == (retimed, flight)
+    assert event.flight == await stores.flights.get(flight.id)
+
+    fares = {
+        cabin: Money(fare.minor_units + 100, fare.currency) for cabin, fare in retimed.fares.items()
+    }
+    await airline.flights.update(flight.id, fares=fares)
+    assert await published(stores) == []
+    await airline.flights.update(flight.id, status="delayed")
+    [delayed] = await published(stores)
+    assert isinstance(delayed, FlightChanged)
+    assert delayed.flight.status.value == "delayed"
+
+
+def test_the_worker_binds_every_event_type() -> None:
+    from airline_core.events import EVENT_TYPES
+    from airline_runtime.messaging.base import topic_matches
+    from airline_runtime.notify.worker import NOTIFIED_EVENTS
+
+    for kind in EVENT_TYPES:
+        assert any(topic_matches(pattern, kind) for pattern in NOTIFIED_EVENTS), kind

@@ -473,7 +473,17 @@ class Flights:
             else:
                 self._fares_match(rules, updated, airplane)
         rules.check()
-        await self.store.update(updated)
+        # Travellers hear of a new time or status (FlightChanged); a new fare or airplane is
+        # the airline's business. (Imported here: events carry bookings, whose module needs
+        # this one's package first.)
+        from airline_core.events import FlightChanged
+
+        events = (
+            (FlightChanged(occurred_at=self.clock.now(), flight=updated, previous=flight),)
+            if changes.keys() & {"departs_at", "arrives_at", "status"}
+            else ()
+        )
+        await self.store.update(updated, events)
         return updated
 
     async def delete(self, flight_id: str) -> None:

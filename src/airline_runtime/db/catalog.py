@@ -35,11 +35,13 @@ from airline_core.catalog.model import (
     SeatLayout,
 )
 from airline_core.errors import NotFound, StillReferenced
+from airline_core.events import Event, encode
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.search.legs import Leg, LegQuery
 from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
+from airline_runtime.db.outbox import add_events
 from airline_runtime.db.tables import airplanes, airports, cities, flights, seats
 
 __all__ = [
@@ -500,8 +502,9 @@ class SQLAlchemyFlightStore:
             }
         return seats
 
-    async def update(self, flight: Flight) -> None:
+    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
         values = _flight_values(flight)
+        encoded = [encode(event) for event in events]
         current = await self.get(flight.id)
         statement = update(flights).where(flights.c.id == flight.id)
         re_equipped = current.airplane_id != flight.airplane_id
@@ -519,6 +522,8 @@ class SQLAlchemyFlightStore:
                 updated = (await connection.execute(statement.values(**values))).rowcount
             if updated and re_equipped:
                 await connection.execute(delete(seats).where(seats.c.flight_id == flight.id))
+            if updated and encoded:
+                await add_events(connection, encoded, encoded[0].occurred_at)
             return updated
 
         if not await self.db.write(work):

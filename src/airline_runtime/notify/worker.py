@@ -51,8 +51,9 @@ logger = logging.getLogger(__name__)
 
 #: The worker's queue and inbox name.
 CONSUMER = "airline.notifications"
-#: The routing keys it binds.
-NOTIFIED_EVENTS = ("booking.*", "payment.failed", "reminder.due")
+#: The routing keys it binds: every event type, so that none is unroutable (the relay counts
+#: a returned event as a failure); those that tell travellers nothing finish without notices.
+NOTIFIED_EVENTS = ("booking.*", "payment.*", "flight.*", "reminder.*")
 #: How long a flight read for a message's template is used again (its times and status).
 FLIGHT_CACHE_SECONDS = 5.0
 _FLIGHT_CACHE_SIZE = 4096
