@@ -239,6 +239,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one round of 2,000 events")
+    parser.add_argument("--workers", type=int, default=1, help="`airline worker` processes")
     parser.add_argument(
         "--mail-dir",
         type=Path,
@@ -267,9 +268,10 @@ def main() -> None:
         "AIRLINE_NOTIFICATIONS_DIR": str(folder),
         "AIRLINE_LOG_LEVEL": "warning",
     }
-    children = [
-        start(["outbox", "relay"], env, folder.parent / f"{prefix}-relay.log"),
-        start(["worker"], env, folder.parent / f"{prefix}-worker.log"),
+    children = [start(["outbox", "relay"], env, folder.parent / f"{prefix}-relay.log")]
+    children += [
+        start(["worker"], env, folder.parent / f"{prefix}-worker{n}.log")
+        for n in range(arguments.workers)
     ]
     time.sleep(4)  # both connected and idle
     raw: list[float] = []

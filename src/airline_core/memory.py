@@ -51,7 +51,7 @@ from airline_core.errors import (
 from airline_core.events import ClaimedEvent, EncodedEvent, Event, OutboxStatus, encode
 from airline_core.idempotency import KeptKey, KeyClaim, KeyedRequest, KeyState, StoredAnswer
 from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Role, User
-from airline_core.notifications import InboxProgress, NoticeRecord, NoticeStatus
+from airline_core.notifications import InboxProgress, NoticeRecord, NoticeStatus, Settlement
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
 from airline_core.search.legs import Leg, LegQuery
@@ -875,27 +875,26 @@ class MemoryInboxStore:
     finished: dict[tuple[str, str], datetime] = field(factory=dict)
     notices: dict[str, NoticeRecord] = field(factory=dict)
 
-    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
-        sent = frozenset(
-            record.key
-            for record in self.notices.values()
-            if record.message_id == message_id and record.status is NoticeStatus.SENT
-        )
-        return InboxProgress(finished=(consumer, message_id) in self.finished, sent=sent)
+    async def progress(self, consumer: str, message_ids: Sequence[str]) -> dict[str, InboxProgress]:
+        wanted = set(message_ids)
+        sent: dict[str, set[str]] = {}
+        for record in self.notices.values():
+            if record.message_id in wanted and record.status is NoticeStatus.SENT:
+                sent.setdefault(record.message_id, set()).add(record.key)
+        return {
+            message_id: InboxProgress(
+                finished=(consumer, message_id) in self.finished,
+                sent=frozenset(sent.get(message_id, ())),
+            )
+            for message_id in message_ids
+        }
 
-    async def settle(
-        self,
-        consumer: str,
-        message_id: str,
-        records: Sequence[NoticeRecord],
-        *,
-        finished: bool,
-        now: datetime,
-    ) -> None:
-        for record in records:
-            self.notices[record.key] = record
-        if finished:
-            self.finished.setdefault((consumer, message_id), now)
+    async def settle(self, consumer: str, settled: Sequence[Settlement], now: datetime) -> None:
+        for settlement in settled:
+            for record in settlement.records:
+                self.notices[record.key] = record
+            if settlement.finished:
+                self.finished.setdefault((consumer, settlement.message_id), now)
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
         chosen = [

@@ -42,6 +42,7 @@ __all__ = [
     "Notice",
     "NoticeRecord",
     "NoticeStatus",
+    "Settlement",
     "SmsMessage",
     "notice_key",
     "plan_notices",
@@ -115,6 +116,15 @@ class InboxProgress:
 
     finished: bool = False
     sent: frozenset[str] = frozenset()
+
+
+@frozen
+class Settlement:
+    """What one message came to: the records of its notices, and whether it is finished."""
+
+    message_id: str
+    records: tuple[NoticeRecord, ...] = ()
+    finished: bool = False
 
 
 class DeliveryFailed(AirlineError):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         EmailMessage,
         InboxProgress,
         NoticeRecord,
+        Settlement,
         SmsMessage,
     )
     from airline_core.search.legs import Leg, LegQuery
@@ -569,24 +570,18 @@ class Notifier(Protocol):
 
 class InboxStore(Protocol):
     """A consumer's memory of the messages it handled and the notices it sent, so that a
-    redelivered message is absorbed and a partly handled one finishes without repeats."""
+    redelivered message is absorbed and a partly handled one finishes without repeats. Both
+    methods take a batch: a consumer handling many messages at once reads and writes for all
+    of them in one go."""
 
-    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
-        """Whether ``consumer`` finished with the message, and the keys of its notices that
-        were sent (one read)."""
+    async def progress(self, consumer: str, message_ids: Sequence[str]) -> dict[str, InboxProgress]:
+        """For each message: whether ``consumer`` finished with it, and the keys of its notices
+        that were sent (one read for all)."""
 
-    async def settle(
-        self,
-        consumer: str,
-        message_id: str,
-        records: Sequence[NoticeRecord],
-        *,
-        finished: bool,
-        now: datetime,
-    ) -> None:
-        """Store what became of notices (a record replaces an earlier one of its key) and, if
-        ``finished``, that ``consumer`` finished with the message, in one transaction. A
-        message finished before stays finished."""
+    async def settle(self, consumer: str, settled: Sequence[Settlement], now: datetime) -> None:
+        """Store what became of the notices of each message (a record replaces an earlier one
+        of its key) and which messages ``consumer`` finished, all in one transaction. A message
+        finished before stays finished."""
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:
         """The latest records, newest first; only the message's with ``message_id``."""

@@ -3,7 +3,7 @@ notices are recorded by key, a later record of a key replacing the earlier; old 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from airline_core.notifications import (
     InboxProgress,
     NoticeRecord,
     NoticeStatus,
+    Settlement,
     notice_key,
 )
 from tests.conftest import TEST_NOW, Stores
@@ -37,31 +38,41 @@ def record(message_id: str, to: str, status: NoticeStatus, **changes: object) ->
     return NoticeRecord(**(fields | changes))  # type: ignore[arg-type]
 
 
+async def progress(stores: Stores, message: str, consumer: str = "n") -> InboxProgress:
+    return (await stores.inbox.progress(consumer, [message]))[message]
+
+
+async def settle(stores: Stores, *settled: Settlement, at: datetime = TEST_NOW) -> None:
+    await stores.inbox.settle("n", settled, at)
+
+
 async def test_a_finished_message_is_remembered_per_consumer(stores: Stores) -> None:
-    inbox, message = stores.inbox, new_id()
-    assert await inbox.progress("notifications", message) == InboxProgress()
-    await inbox.settle("notifications", message, [], finished=True, now=TEST_NOW)
-    later = TEST_NOW + timedelta(seconds=1)
-    await inbox.settle("notifications", message, [], finished=True, now=later)  # no error
-    assert (await inbox.progress("notifications", message)).finished
-    assert not (await inbox.progress("audit", message)).finished
-    assert not (await inbox.progress("notifications", new_id())).finished
+    message = new_id()
+    assert await progress(stores, message) == InboxProgress()
+    await settle(stores, Settlement(message, finished=True))
+    await settle(stores, Settlement(message, finished=True), at=TEST_NOW + timedelta(seconds=1))
+    assert (await progress(stores, message)).finished
+    assert not (await progress(stores, message, "audit")).finished
+    assert not (await progress(stores, new_id())).finished
+    assert await stores.inbox.progress("n", []) == {}
 
 
 async def test_notices_are_recorded_by_key_and_only_sent_ones_count(stores: Stores) -> None:
     inbox, message, other = stores.inbox, new_id(), new_id()
     email = record(message, "ann@example.org", NoticeStatus.SENT)
     sms = record(message, "+447700900123", NoticeStatus.FAILED)
-    await inbox.settle("notifications", message, [email, sms], finished=False, now=TEST_NOW)
     bob = record(other, "bob@example.org", NoticeStatus.SENT)
-    await inbox.settle("notifications", other, [bob], finished=True, now=TEST_NOW)
-    assert await inbox.progress("notifications", message) == InboxProgress(
-        finished=False, sent=frozenset({email.key})
-    )
+    await settle(stores, Settlement(message, (email, sms)), Settlement(other, (bob,), True))
+    both = await inbox.progress("n", [message, other, "01JAAAAAAAAAAAAAAAAAAAAA99"])
+    assert both == {
+        message: InboxProgress(finished=False, sent=frozenset({email.key})),
+        other: InboxProgress(finished=True, sent=frozenset({bob.key})),
+        "01JAAAAAAAAAAAAAAAAAAAAA99": InboxProgress(),
+    }
     later = TEST_NOW + timedelta(minutes=1, microseconds=5)
     resent = record(message, "+447700900123", NoticeStatus.SENT, at=later)
-    await inbox.settle("notifications", message, [resent], finished=True, now=later)
-    assert await inbox.progress("notifications", message) == InboxProgress(
+    await settle(stores, Settlement(message, (resent,), True), at=later)
+    assert await progress(stores, message) == InboxProgress(
         finished=True, sent=frozenset({email.key, sms.key})
     )
     mine = await inbox.records(message)
@@ -72,22 +83,23 @@ async def test_notices_are_recorded_by_key_and_only_sent_ones_count(stores: Stor
 
 
 async def test_settling_again_after_finishing_changes_nothing_finished(stores: Stores) -> None:
-    inbox, message = stores.inbox, new_id()
+    message, fresh = new_id(), new_id()
     email = record(message, "ann@example.org", NoticeStatus.SENT)
-    await inbox.settle("notifications", message, [email], finished=True, now=TEST_NOW)
-    # A redelivery that raced the first (it had not seen the inbox's row yet).
-    await inbox.settle("notifications", message, [email], finished=True, now=TEST_NOW)
-    progress = await inbox.progress("notifications", message)
-    assert progress == InboxProgress(finished=True, sent=frozenset({email.key}))
-    assert len(await inbox.records(message)) == 1
+    await settle(stores, Settlement(message, (email,), True))
+    # A redelivery that raced the first (it had not seen the inbox's row yet), settled in one
+    # batch with a message new to the inbox.
+    await settle(stores, Settlement(message, (email,), True), Settlement(fresh, (), True))
+    assert await progress(stores, message) == InboxProgress(True, frozenset({email.key}))
+    assert (await progress(stores, fresh)).finished
+    assert len(await stores.inbox.records(message)) == 1
 
 
 async def test_old_entries_are_forgotten(stores: Stores) -> None:
-    inbox, old, new = stores.inbox, new_id(), new_id()
+    old, new = new_id(), new_id()
     sent = record(old, "ann@example.org", NoticeStatus.SENT)
-    await inbox.settle("notifications", old, [sent], finished=True, now=TEST_NOW)
-    await inbox.settle("notifications", new, [], finished=True, now=TEST_NOW + timedelta(days=3))
-    assert await inbox.forget(TEST_NOW + timedelta(days=1)) == 1
-    assert not (await inbox.progress("notifications", old)).finished
-    assert (await inbox.progress("notifications", new)).finished
-    assert await inbox.records(old) == []
+    await settle(stores, Settlement(old, (sent,), True))
+    await settle(stores, Settlement(new, (), True), at=TEST_NOW + timedelta(days=3))
+    assert await stores.inbox.forget(TEST_NOW + timedelta(days=1)) == 1
+    assert not (await progress(stores, old)).finished
+    assert (await progress(stores, new)).finished
+    assert await stores.inbox.records(old) == []

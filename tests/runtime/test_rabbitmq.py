@@ -7,11 +7,12 @@ never sees another test's messages and leaves the shared broker as it found it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import aio_pika
 import anyio
+import attrs
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed
 
@@ -163,8 +164,24 @@ async def dead_letters(
     return found
 
 
+def batched(handler: Inbox) -> Callable[[list[EncodedEvent]], Awaitable[list[object]]]:
+    """A batch handler giving each event ``handler``'s outcome (its exception as the value)."""
+
+    async def batch(events: list[EncodedEvent]) -> list[object]:
+        outcomes: list[object] = []
+        for event in events:
+            try:
+                outcomes.append(await handler(event))
+            except Exception as error:  # noqa: BLE001 - the outcome of that event
+                outcomes.append(error)
+        return outcomes
+
+    return batch
+
+
+@pytest.mark.parametrize("in_batches", [False, True], ids=["one-by-one", "in-batches"])
 async def test_retries_back_off_and_rejects_and_bad_messages_are_dead_lettered(
-    broker: Broker,
+    broker: Broker, in_batches: bool
 ) -> None:
     flaky, doomed, rejected, fine = sent = events(4)
     inbox = Inbox(
@@ -175,6 +192,8 @@ async def test_retries_back_off_and_rejects_and_bad_messages_are_dead_lettered(
         }
     )
     subscription = broker.subscription(inbox)
+    if in_batches:
+        subscription = attrs.evolve(subscription, batch=batched(inbox))
     consumer = RabbitConsumer(
         broker.rabbit, subscription, max_attempts=3, first_backoff=timedelta(milliseconds=50)
     )

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from attrs import define
-from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
+from sqlalchemy import delete, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from airline_core.notifications import Channel, InboxProgress, NoticeRecord, NoticeStatus
+from airline_core.notifications import (
+    Channel,
+    InboxProgress,
+    NoticeRecord,
+    NoticeStatus,
+    Settlement,
+)
 from airline_runtime.db.engine import Database
 from airline_runtime.db.tables import inbox, notifications
 
@@ -49,47 +55,55 @@ def _record(row: Any) -> NoticeRecord:
     )
 
 
-# One round trip: the inbox row, if any, and the message's sent notices.
-_PROGRESS = union_all(
-    select(literal("finished").label("kind"), inbox.c.message_id.label("value")).where(
-        inbox.c.consumer == bindparam("consumer"), inbox.c.message_id == bindparam("message")
-    ),
-    select(literal("sent"), notifications.c.key).where(
-        notifications.c.message_id == bindparam("message"),
-        notifications.c.status == NoticeStatus.SENT.value,
-    ),
-)
-
-
 @define
 class SQLAlchemyInboxStore:
     db: Database
 
-    async def progress(self, consumer: str, message_id: str) -> InboxProgress:
-        rows = await self.db.fetch(_PROGRESS, {"consumer": consumer, "message": message_id})
-        return InboxProgress(
-            finished=any(row.kind == "finished" for row in rows),
-            sent=frozenset(row.value for row in rows if row.kind == "sent"),
+    async def progress(self, consumer: str, message_ids: Sequence[str]) -> dict[str, InboxProgress]:
+        if not message_ids:
+            return {}
+        ids = list(message_ids)
+        # One round trip: the messages' inbox rows and their sent notices.
+        query = union_all(
+            select(literal("finished").label("kind"), inbox.c.message_id, inbox.c.message_id).where(
+                inbox.c.consumer == consumer, inbox.c.message_id.in_(ids)
+            ),
+            select(literal("sent"), notifications.c.message_id, notifications.c.key).where(
+                notifications.c.message_id.in_(ids),
+                notifications.c.status == NoticeStatus.SENT.value,
+            ),
         )
+        finished: set[str] = set()
+        sent: dict[str, set[str]] = {}
+        for row in await self.db.fetch(query):
+            kind, message, value = cast("tuple[str, str, str]", tuple(row))
+            if kind == "finished":
+                finished.add(message)
+            else:
+                sent.setdefault(message, set()).add(value)
+        return {
+            message_id: InboxProgress(
+                finished=message_id in finished, sent=frozenset(sent.get(message_id, ()))
+            )
+            for message_id in ids
+        }
 
-    async def settle(
-        self,
-        consumer: str,
-        message_id: str,
-        records: Sequence[NoticeRecord],
-        *,
-        finished: bool,
-        now: datetime,
-    ) -> None:
-        rows = [_values(record) for record in records]
-        done = {"consumer": consumer, "message_id": message_id, "processed_at": now}
+    async def settle(self, consumer: str, settled: Sequence[Settlement], now: datetime) -> None:
+        rows = [_values(record) for settlement in settled for record in settlement.records]
+        done = [
+            {"consumer": consumer, "message_id": settlement.message_id, "processed_at": now}
+            for settlement in settled
+            if settlement.finished
+        ]
+        if not rows and not done:
+            return
 
         async def first_time(connection: AsyncConnection) -> None:
-            # The common case: new records, a message not finished before; two statements.
+            # The common case: new records, messages not finished before; two statements.
             if rows:
                 await connection.execute(insert(notifications), rows)
-            if finished:
-                await connection.execute(insert(inbox), [done])
+            if done:
+                await connection.execute(insert(inbox), done)
 
         async def again(connection: AsyncConnection) -> None:
             for values in rows:
@@ -98,18 +112,21 @@ class SQLAlchemyInboxStore:
                 )
                 if not replaced.rowcount:
                     await connection.execute(insert(notifications), [values])
-            if finished:
+            if done:
                 seen = await connection.execute(
                     select(inbox.c.message_id).where(
-                        inbox.c.consumer == consumer, inbox.c.message_id == message_id
+                        inbox.c.consumer == consumer,
+                        inbox.c.message_id.in_([row["message_id"] for row in done]),
                     )
                 )
-                if seen.first() is None:
-                    await connection.execute(insert(inbox), [done])
+                known = {row.message_id for row in seen}
+                fresh = [row for row in done if row["message_id"] not in known]
+                if fresh:
+                    await connection.execute(insert(inbox), fresh)
 
         try:
             await self.db.write(first_time)
-        except IntegrityError:  # a record of a key, or the message, was there before
+        except IntegrityError:  # a record of a key, or a message, was there before
             await self.db.write(again)
 
     async def records(self, message_id: str | None = None, limit: int = 100) -> list[NoticeRecord]:

@@ -23,8 +23,10 @@ from airline_core.events import EVENT_TYPES, EncodedEvent
 
 __all__ = [
     "ALL_EVENTS",
+    "BatchHandler",
     "BrokerUnavailable",
     "Handler",
+    "Outcome",
     "Published",
     "Publisher",
     "Reject",
@@ -54,6 +56,14 @@ class Reject(Exception):
 #: for a redelivery it had handled before); ``None`` means ``"handled"``.
 Handler = Callable[[EncodedEvent], Awaitable[str | None]]
 
+#: What became of one event of a batch: like a :data:`Handler`'s return value, or the
+#: exception it would have raised (:class:`RetryLater`, :class:`Reject`, any other).
+Outcome = str | None | Exception
+
+#: A consumer's work on several events at once (one outcome per event, in order): what lets a
+#: consumer read and write its database once per batch instead of once per message.
+BatchHandler = Callable[[Sequence[EncodedEvent]], Awaitable[Sequence[Outcome]]]
+
 #: The routing keys of every event this package knows (``booking.held``, ...).
 ALL_EVENTS: tuple[str, ...] = tuple(sorted(EVENT_TYPES))
 
@@ -66,6 +76,8 @@ class Subscription:
     name: str
     keys: tuple[str, ...]
     handler: Handler = field(eq=False)
+    #: When given, buses hand over what arrived together through it instead of ``handler``.
+    batch: BatchHandler | None = field(default=None, eq=False)
 
     def wants(self, routing_key: str) -> bool:
         return any(topic_matches(pattern, routing_key) for pattern in self.keys)

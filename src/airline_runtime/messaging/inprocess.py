@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from attrs import define, field, frozen
 
 from airline_core.events import EncodedEvent, UnknownEvent
-from airline_runtime.messaging.base import Published, Reject, Subscription
+from airline_runtime.messaging.base import Outcome, Published, Reject, Subscription
 from airline_runtime.messaging.metrics import MessagingMetrics
 
 __all__ = ["DeadLetter", "InProcessBus"]
@@ -46,38 +46,56 @@ class InProcessBus:
         self.subscriptions.append(subscription)
 
     async def publish(self, events: Sequence[EncodedEvent]) -> Published:
-        confirmed: list[str] = []
-        failed: list[tuple[str, str]] = []
-        for event in events:
-            reason = await self._deliver(event)
-            if reason is None:
-                confirmed.append(event.id)
-            else:
-                failed.append((event.id, reason))
-        return Published(confirmed=tuple(confirmed), failed=tuple(failed))
-
-    async def _deliver(self, event: EncodedEvent) -> str | None:
-        """Hand ``event`` to each subscription; why one of them must see it again, if so."""
-        again: list[str] = []
+        again: dict[str, list[str]] = {}
         for subscription in self.subscriptions:
-            if not subscription.wants(event.type):
+            wanted = [event for event in events if subscription.wants(event.type)]
+            if not wanted:
                 continue
+            for event, outcome in zip(
+                wanted, await self._outcomes(subscription, wanted), strict=True
+            ):
+                reason = self._settle(subscription, event, outcome)
+                if reason is not None:
+                    again.setdefault(event.id, []).append(reason)
+        confirmed = tuple(event.id for event in events if event.id not in again)
+        failed = tuple((event_id, "; ".join(reasons)) for event_id, reasons in again.items())
+        return Published(confirmed=confirmed, failed=failed)
+
+    @staticmethod
+    async def _outcomes(
+        subscription: Subscription, events: Sequence[EncodedEvent]
+    ) -> Sequence[Outcome]:
+        if subscription.batch is not None:
             try:
-                outcome = await subscription.handler(event)
-            except (Reject, UnknownEvent) as error:
-                reason = error.reason if isinstance(error, Reject) else str(error)
-                self.dead_letters.append(DeadLetter(subscription.name, event, reason))
-                self.metrics.finished(subscription.name, "dead_lettered")
-                logger.error(
-                    "%s: dead-lettered event %s (%s): %s",
-                    subscription.name,
-                    event.id,
-                    event.type,
-                    reason,
-                )
-            except Exception as error:  # noqa: BLE001 - any other failure is retried
-                again.append(f"{subscription.name}: {type(error).__name__}: {error}")
-                self.metrics.finished(subscription.name, "retried")
-            else:
-                self.metrics.finished(subscription.name, outcome or "handled")
-        return "; ".join(again) or None
+                return await subscription.batch(events)
+            except Exception as error:  # noqa: BLE001 - the whole batch failed: each retried
+                return [error] * len(events)
+        outcomes: list[Outcome] = []
+        for event in events:
+            try:
+                outcomes.append(await subscription.handler(event))
+            except Exception as error:  # noqa: BLE001 - an outcome, settled below
+                outcomes.append(error)
+        return outcomes
+
+    def _settle(
+        self, subscription: Subscription, event: EncodedEvent, outcome: Outcome
+    ) -> str | None:
+        """Count and log the outcome; why the event must come again, if so."""
+        if isinstance(outcome, Reject | UnknownEvent):
+            reason = outcome.reason if isinstance(outcome, Reject) else str(outcome)
+            self.dead_letters.append(DeadLetter(subscription.name, event, reason))
+            self.metrics.finished(subscription.name, "dead_lettered")
+            logger.error(
+                "%s: dead-lettered event %s (%s): %s",
+                subscription.name,
+                event.id,
+                event.type,
+                reason,
+            )
+            return None
+        if isinstance(outcome, Exception):
+            self.metrics.finished(subscription.name, "retried")
+            return f"{subscription.name}: {type(outcome).__name__}: {outcome}"
+        self.metrics.finished(subscription.name, outcome or "handled")
+        return None

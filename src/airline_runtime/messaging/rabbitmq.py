@@ -50,6 +50,7 @@ from attrs import define, field
 from airline_core.events import EncodedEvent, UnknownEvent
 from airline_runtime.messaging.base import (
     BrokerUnavailable,
+    Outcome,
     Published,
     Reject,
     RetryLater,
@@ -270,8 +271,10 @@ class RabbitConsumer:
 
     broker: RabbitMQ
     subscription: Subscription
-    #: Messages handled at once (the channel's prefetch window).
-    prefetch: int = 32
+    #: Messages delivered and not yet settled (the channel's prefetch window).
+    prefetch: int = 128
+    #: With a batch handler: the most messages handed to it at once.
+    batch_size: int = 64
     #: Attempts of one message before it is dead-lettered.
     max_attempts: int = 8
     first_backoff: timedelta = timedelta(seconds=1)
@@ -279,6 +282,9 @@ class RabbitConsumer:
     metrics: MessagingMetrics = field(factory=MessagingMetrics)
     _channel: AbstractChannel | None = None
     _tag: str | None = None
+    _waiting: list[AbstractIncomingMessage] = field(factory=list)
+    _arrived: asyncio.Event = field(factory=asyncio.Event)
+    _drainer: asyncio.Task[None] | None = None
 
     async def start(self, *, longest_pause: float = 30.0) -> None:
         """Connect (waiting for the broker as long as it takes), declare the queues and
@@ -302,9 +308,15 @@ class RabbitConsumer:
                 pause = min(pause * 2, longest_pause)
                 continue
             self._channel = channel
+            if self.subscription.batch is not None and self._drainer is None:
+                self._drainer = asyncio.create_task(self._drain())
             return
 
     async def stop(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            await asyncio.gather(self._drainer, return_exceptions=True)
+            self._drainer = None
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
         self._channel = self._tag = None
@@ -313,29 +325,70 @@ class RabbitConsumer:
         return min(self.first_backoff * (1 << min(attempt - 1, 30)), self.max_backoff)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        name = self.subscription.name
-        attempt = _attempt(message.headers)
+        if self.subscription.batch is not None:
+            self._waiting.append(message)
+            self._arrived.set()
+            return
         try:
-            event = from_body(message.body)
-            outcome = await self.subscription.handler(event)
-        except (Reject, UnknownEvent) as error:
-            reason = error.reason if isinstance(error, Reject) else str(error)
-            await self._dead_letter(message, reason)
+            outcome: Outcome = await self.subscription.handler(from_body(message.body))
         except asyncio.CancelledError:
             raise  # shutting down: the broker redelivers the unacked message
-        except Exception as error:  # noqa: BLE001 - RetryLater and any failure: try again
-            reason = (
-                f"{type(error).__name__}: {error}"
-                if not isinstance(error, RetryLater)
-                else str(error)
-            )
+        except Exception as error:  # noqa: BLE001 - an outcome, settled below
+            outcome = error
+        await self._settle(message, outcome)
+
+    async def _drain(self) -> None:
+        """Hand what arrived to the batch handler, up to ``batch_size`` at a time: while one
+        batch is handled, the next fills up to the prefetch window."""
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._waiting:
+                batch = self._waiting[: self.batch_size]
+                del self._waiting[: self.batch_size]
+                try:
+                    await self._handle_batch(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a lost channel: the broker redelivers the batch
+                    logger.exception("%s: a batch was not settled", self.subscription.name)
+
+    async def _handle_batch(self, batch: list[AbstractIncomingMessage]) -> None:
+        assert self.subscription.batch is not None  # noqa: S101 - batch mode only
+        outcomes: dict[int, Outcome] = {}
+        events: list[EncodedEvent] = []
+        readable: list[int] = []
+        for n, message in enumerate(batch):
+            try:
+                events.append(from_body(message.body))
+                readable.append(n)
+            except UnknownEvent as error:
+                outcomes[n] = error
+        if events:
+            try:
+                handled: Sequence[Outcome] = await self.subscription.batch(events)
+            except Exception as error:  # noqa: BLE001 - the whole batch failed: each retried
+                handled = [error] * len(events)
+            outcomes.update(zip(readable, handled, strict=True))
+        await asyncio.gather(
+            *(self._settle(message, outcomes[n]) for n, message in enumerate(batch))
+        )
+
+    async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
+        """Ack, retry or dead-letter the message by its handler's outcome."""
+        if isinstance(outcome, Reject | UnknownEvent):
+            reason = outcome.reason if isinstance(outcome, Reject) else str(outcome)
+            await self._dead_letter(message, reason)
+        elif isinstance(outcome, Exception):  # RetryLater and any failure: try again
+            reason = str(outcome) if isinstance(outcome, RetryLater) else _describe(outcome)
+            attempt = _attempt(message.headers)
             if attempt >= self.max_attempts:
                 await self._dead_letter(message, f"gave up after {attempt} attempts: {reason}")
             else:
                 await self._retry(message, attempt, reason)
         else:
             await message.ack()
-            self.metrics.finished(name, outcome or "handled")
+            self.metrics.finished(self.subscription.name, outcome or "handled")
 
     async def _retry(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
         delay = self.backoff(attempt)

@@ -71,6 +71,8 @@ class Relay:
     max_outage_pause: timedelta = timedelta(seconds=30)
     #: Failures (refusals by the broker) after which an event is given up.
     max_failures: int = 12
+    #: Rounds in flight at once in this relay (their claims never overlap).
+    parallel: int = 2
     owner: str = field(factory=relay_owner)
     metrics: MessagingMetrics = field(factory=MessagingMetrics)
 
@@ -128,7 +130,13 @@ class Relay:
         return min(self.backoff(outages), self.max_outage_pause).total_seconds()
 
     async def run(self) -> None:
-        """Relay for ever (until cancelled)."""
+        """Relay for ever (until cancelled), ``parallel`` rounds at a time: while one waits for
+        the broker's confirmations, another claims and publishes the next batch."""
+        async with anyio.create_task_group() as group:
+            for _ in range(self.parallel):
+                group.start_soon(self._rounds)
+
+    async def _rounds(self) -> None:
         outages = 0
         while True:
             try:

@@ -105,8 +105,17 @@ class FileNotifier:
         return name
 
     def _write(self, name: str, content: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / name
-        partial = self.directory / f".{name}.{os.getpid()}.part"
-        partial.write_bytes(content)
-        os.replace(partial, final)
+        folder = os.fspath(self.directory)
+        partial = os.path.join(folder, f".{name}.{os.getpid()}.part")
+        try:
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # the first message, or the folder was removed
+            self.directory.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        finally:
+            os.close(descriptor)
+        os.replace(partial, os.path.join(folder, name))

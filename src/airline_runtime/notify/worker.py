@@ -1,16 +1,19 @@
 """The notification service: booking events in, email and SMS out, each notice exactly once as
 far as the inbox can tell.
 
-For each message (:meth:`NotificationWorker.handle`):
+Messages that arrive together are handled as a batch (:meth:`NotificationWorker.handle_many`;
+:meth:`~NotificationWorker.handle` is a batch of one). For each message:
 
-1. one read of the inbox: a message this consumer finished before is a redelivery, absorbed
-   (``duplicate``); otherwise which of its notices were sent by an earlier delivery;
+1. one read of the inbox for the whole batch: a message this consumer finished before is a
+   redelivery, absorbed (``duplicate``); otherwise which of its notices were sent by an
+   earlier delivery;
 2. the event is decoded (a message that is no known event is rejected: dead-lettered);
 3. its notices are planned (:func:`airline_core.notifications.plan_notices`) and those already
    sent are skipped;
-4. each remaining one is rendered and sent; the outcomes (sent, or failed for good when the
-   provider refused it: a 4xx) are recorded under their keys in one transaction, with the
-   inbox's row when the message is finished;
+4. each remaining one is rendered and sent (the messages of a batch concurrently); the
+   outcomes (sent, or failed for good when the provider refused it: a 4xx) of the whole batch
+   are recorded under their keys in one transaction, with the inbox rows of the messages that
+   are finished;
 5. if a provider failed in a way that may pass (a 5xx, a timeout), the message is retried
    later (the bus's backoff), sending then only what is still unsent; if one was refused for
    good, the message is dead-lettered with the reason once the others are sent; otherwise the
@@ -23,25 +26,27 @@ rewrites the same file); SMTP repeats the same ``Message-ID``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from time import monotonic
 
 from attrs import define, field
 
 from airline_core.catalog.model import Flight
 from airline_core.errors import NotFound
-from airline_core.events import EncodedEvent, Event, decode
+from airline_core.events import EncodedEvent, Event, UnknownEvent, decode
 from airline_core.notifications import (
     Channel,
     DeliveryFailed,
     Notice,
     NoticeRecord,
     NoticeStatus,
+    Settlement,
     plan_notices,
 )
 from airline_core.ports import Clock, FlightStore, InboxStore, Notifier
-from airline_runtime.messaging.base import Reject, RetryLater, Subscription
+from airline_runtime.messaging.base import Outcome, Reject, RetryLater, Subscription
 from airline_runtime.messaging.metrics import MessagingMetrics
 from airline_runtime.notify.templates import TemplateError, Templates
 
@@ -71,19 +76,63 @@ class NotificationWorker:
     _flight_cache: dict[str, tuple[float, Flight | None]] = field(factory=dict, init=False)
 
     def subscription(self) -> Subscription:
-        return Subscription(self.name, NOTIFIED_EVENTS, self.handle)
+        return Subscription(self.name, NOTIFIED_EVENTS, self.handle, batch=self.handle_many)
 
     async def handle(self, encoded: EncodedEvent) -> str | None:
         """Handle one message (see the module's steps); ``"duplicate"`` for a redelivery.
 
         :raises Reject: the message can never be handled, or a notice was refused for good.
         :raises RetryLater: a provider failed in a way that may pass.
+        :raises UnknownEvent: the message is no event this code knows.
         """
-        done = await self.inbox.progress(self.name, encoded.id)
-        if done.finished:
-            return "duplicate"
-        event = decode(encoded)  # UnknownEvent: the bus dead-letters it
-        pending = [notice for notice in plan_notices(event) if notice.key not in done.sent]
+        [outcome] = await self.handle_many([encoded])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def handle_many(self, batch: Sequence[EncodedEvent]) -> list[Outcome]:
+        """Handle messages that arrived together: one read of the inbox for all, their notices
+        sent concurrently, one transaction recording them all; an outcome per message, in
+        order (see :data:`~airline_runtime.messaging.base.Outcome`)."""
+        done = await self.inbox.progress(self.name, [encoded.id for encoded in batch])
+        decoded: list[Event | Outcome] = []
+        for encoded in batch:
+            if done[encoded.id].finished:
+                decoded.append("duplicate")
+                continue
+            try:
+                decoded.append(decode(encoded))
+            except UnknownEvent as error:
+                decoded.append(error)
+        results = await asyncio.gather(
+            *(
+                self._deliver(item, done[encoded.id].sent)
+                for encoded, item in zip(batch, decoded, strict=True)
+                if isinstance(item, Event)
+            )
+        )
+        delivered = iter(results)
+        outcomes: list[Outcome] = []
+        settled: list[Settlement] = []
+        for encoded, item in zip(batch, decoded, strict=True):
+            if not isinstance(item, Event):
+                outcomes.append(item)
+                continue
+            records, outcome = next(delivered)
+            outcomes.append(outcome)
+            finished = not isinstance(outcome, Exception)
+            if records or finished:
+                settled.append(Settlement(encoded.id, tuple(records), finished))
+        # What was sent is recorded even when its message must come again, so that only the
+        # rest goes out then.
+        await self.inbox.settle(self.name, settled, self.clock.now())
+        return outcomes
+
+    async def _deliver(
+        self, event: Event, sent: frozenset[str]
+    ) -> tuple[list[NoticeRecord], Outcome]:
+        """Send the event's notices not sent yet; their records and the event's outcome."""
+        pending = [notice for notice in plan_notices(event) if notice.key not in sent]
         flights = await self._flights(event) if pending else []
         records: list[NoticeRecord] = []
         refused: list[str] = []
@@ -107,18 +156,11 @@ class NotificationWorker:
                     passing.append(f"{notice.channel} to {notice.to}: {error.detail}")
                 continue
             records.append(self._record(notice, NoticeStatus.SENT, provider_id=provider_id))
-        # What was sent is recorded even when the message must come again, so that only the
-        # rest goes out then; one transaction with the inbox's row when it is finished.
-        finished = not passing and not refused
-        if records or finished:
-            await self.inbox.settle(
-                self.name, encoded.id, records, finished=finished, now=self.clock.now()
-            )
         if passing:
-            raise RetryLater("; ".join(passing))
+            return records, RetryLater("; ".join(passing))
         if refused:
-            raise Reject("; ".join(refused))
-        return None
+            return records, Reject("; ".join(refused))
+        return records, None
 
     async def _flights(self, event: Event) -> list[Flight]:
         """The booking's flights as they are now (a deleted one is left out), read through a
