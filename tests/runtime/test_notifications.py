@@ -247,3 +247,33 @@ async def test_an_unknown_event_is_dead_lettered_not_retried(stores: Stores) -> 
     await setup.drain()
     [dead] = setup.bus.dead_letters
     assert "unknown event type 'booking.rebooked'" in dead.reason
+
+
+async def test_a_message_twice_in_one_batch_is_sent_once(stores: Stores) -> None:
+    notifier = Recording()
+    setup = Setup(stores, notifier, Templates())
+    await booked(stores, [traveller("Ann", "ann@example.org", "+447700900123")])
+    [entry] = await stores.outbox.claim("peek", stores.clock.now(), setup.relay.lease, 10)
+    event = entry.event
+    assert await setup.worker.handle_many([event, event]) == [None, "duplicate"]
+    assert len(notifier.sent) == 1
+    assert len(await stores.inbox.records()) == 1
+    assert await setup.worker.handle_many([event]) == ["duplicate"]
+
+
+async def test_an_unexpected_failure_fails_its_message_not_the_batch(stores: Stores) -> None:
+    class Flaky(Recording):
+        async def send(self, message: EmailMessage | SmsMessage) -> str:
+            if message.to == "bob@example.org":
+                raise RuntimeError("a bug in a notifier")
+            return await super().send(message)
+
+    notifier = Flaky()
+    setup = Setup(stores, notifier, Templates())
+    await booked(stores, [traveller("Ann", "ann@example.org", None)])
+    await booked_again(stores)  # Bob's
+    claimed = await stores.outbox.claim("peek", stores.clock.now(), setup.relay.lease, 10)
+    outcomes = await setup.worker.handle_many([entry.event for entry in claimed])
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], RuntimeError)
+    assert [record.to for record in await stores.inbox.records()] == ["ann@example.org"]

@@ -89,12 +89,26 @@ class SQLAlchemyInboxStore:
         }
 
     async def settle(self, consumer: str, settled: Sequence[Settlement], now: datetime) -> None:
-        rows = [_values(record) for settlement in settled for record in settlement.records]
-        done = [
-            {"consumer": consumer, "message_id": settlement.message_id, "processed_at": now}
-            for settlement in settled
-            if settlement.finished
-        ]
+        # One row per key and per message, the last word winning (a batch may hold a message
+        # twice).
+        rows = list(
+            {
+                record.key: _values(record)
+                for settlement in settled
+                for record in settlement.records
+            }.values()
+        )
+        done = list(
+            {
+                settlement.message_id: {
+                    "consumer": consumer,
+                    "message_id": settlement.message_id,
+                    "processed_at": now,
+                }
+                for settlement in settled
+                if settlement.finished
+            }.values()
+        )
         if not rows and not done:
             return
 

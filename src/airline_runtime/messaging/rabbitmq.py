@@ -31,6 +31,7 @@ robust one: it reconnects with a pause and restores channels, queues, bindings a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -355,6 +356,8 @@ class RabbitConsumer:
 
     async def _handle_batch(self, batch: list[AbstractIncomingMessage]) -> None:
         assert self.subscription.batch is not None  # noqa: S101 - batch mode only
+        # Deliveries of a channel that closed meanwhile are redelivered on the new one.
+        batch = [message for message in batch if not message.channel.is_closed]
         outcomes: dict[int, Outcome] = {}
         events: list[EncodedEvent] = []
         readable: list[int] = []
@@ -362,17 +365,30 @@ class RabbitConsumer:
             try:
                 events.append(from_body(message.body))
                 readable.append(n)
-            except UnknownEvent as error:
-                outcomes[n] = error
+            except Exception as error:  # noqa: BLE001 - whatever it is, it is no event
+                outcomes[n] = UnknownEvent(f"the message is no event envelope: {error!r}")
         if events:
             try:
                 handled: Sequence[Outcome] = await self.subscription.batch(events)
+                if len(handled) != len(events):
+                    raise RuntimeError(f"{len(handled)} outcomes for {len(events)} events")
             except Exception as error:  # noqa: BLE001 - the whole batch failed: each retried
                 handled = [error] * len(events)
             outcomes.update(zip(readable, handled, strict=True))
-        await asyncio.gather(
-            *(self._settle(message, outcomes[n]) for n, message in enumerate(batch))
+        settled = await asyncio.gather(
+            *(self._settle(message, outcomes[n]) for n, message in enumerate(batch)),
+            return_exceptions=True,
         )
+        for message, failure in zip(batch, settled, strict=True):
+            if isinstance(failure, Exception):  # the retry or dead letter was not published
+                logger.warning(
+                    "%s: message %s not settled (%s); requeued",
+                    self.subscription.name,
+                    message.message_id,
+                    _describe(failure),
+                )
+                with contextlib.suppress(Exception):
+                    await message.nack(requeue=True)
 
     async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
         """Ack, retry or dead-letter the message by its handler's outcome."""

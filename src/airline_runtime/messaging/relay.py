@@ -61,7 +61,7 @@ class Relay:
     batch: int = 200
     #: How long a claim lasts: longer than a round takes, short enough that events of a relay
     #: that died go out again soon.
-    lease: timedelta = timedelta(seconds=15)
+    lease: timedelta = timedelta(seconds=60)
     #: The pause between rounds while the outbox is empty, in seconds.
     idle: float = 0.2
     #: The first wait after a failure; it doubles with each further one.
@@ -141,7 +141,9 @@ class Relay:
         while True:
             try:
                 done = await self.run_once()
-            except (Unavailable, DBAPIError, OSError) as error:  # the broker or the database
+            except Exception as error:
+                if not isinstance(error, Unavailable | DBAPIError | OSError):
+                    logger.exception("outbox relay: a round failed")
                 outages += 1
                 pause = self._outage_pause(outages)
                 logger.warning("outbox relay: %s; next try in %.0f s", _reason(error), pause)

@@ -46,7 +46,7 @@ def from_body(body: bytes) -> EncodedEvent:
             occurred_at=occurred_at,
             payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
         )
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as error:
         raise UnknownEvent(f"the message is no event envelope: {error}") from error
     if occurred_at.tzinfo is None or not isinstance(payload, dict):
         raise UnknownEvent("the message is no event envelope: naive instant or no payload")

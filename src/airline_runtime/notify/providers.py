@@ -12,11 +12,17 @@ from airline_core.notifications import DeliveryFailed
 __all__ = ["classify", "post"]
 
 
+#: 4xx answers that say nothing against the message: a key or account to fix (401, 403), a
+#: timeout (408), too many requests (429). Retried, so that fixing the credentials sends what
+#: waited, instead of every message meanwhile being refused for good.
+_PASSING_4XX = frozenset({401, 403, 408, 429})
+
+
 def classify(provider: str, response: httpx.Response, detail: str) -> DeliveryFailed:
-    """The failure a non-2xx answer is: 429 and 5xx may pass; any other 4xx is permanent (the
-    same request will be refused again)."""
+    """The failure a non-2xx answer is: 5xx and :data:`_PASSING_4XX` may pass; any other 4xx
+    is permanent (the same message will be refused again)."""
     status = response.status_code
-    passing = status == 429 or status >= 500
+    passing = status >= 500 or status in _PASSING_4XX
     return DeliveryFailed(f"{provider} answered {status}: {detail}", permanent=not passing)
 
 

@@ -3,8 +3,8 @@
 One connection per message: simple and robust behind a relay such as Postfix or a provider's
 SMTP endpoint. The ``Message-ID`` is made from the notice's key, so a message sent again after
 a crash carries the same one. Replies: a 5xx (the recipient refused, a policy rejection) is a
-permanent failure; a 4xx (greylisting, a full mailbox for now), a refused or dropped
-connection, or a timeout may pass and is retried.
+permanent failure; a 4xx (greylisting, a full mailbox for now), a refused login or sender
+(credentials to fix), a refused or dropped connection, or a timeout may pass and is retried.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ class SMTPNotifier:
             detail = "; ".join(f"{r.code} {r.message}" for r in error.recipients)
             raise DeliveryFailed(
                 f"SMTP refused {message.to}: {detail}", permanent=all(c >= 500 for c in codes)
+            ) from error
+        except (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPSenderRefused) as error:
+            # The account or the sender address to fix, not this message: retried.
+            raise DeliveryFailed(
+                f"SMTP refused the login or the sender: {error.code} {error.message}",
+                permanent=False,
             ) from error
         except aiosmtplib.SMTPResponseException as error:
             raise DeliveryFailed(

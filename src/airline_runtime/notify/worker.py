@@ -96,10 +96,14 @@ class NotificationWorker:
         order (see :data:`~airline_runtime.messaging.base.Outcome`)."""
         done = await self.inbox.progress(self.name, [encoded.id for encoded in batch])
         decoded: list[Event | Outcome] = []
+        seen: set[str] = set()
         for encoded in batch:
-            if done[encoded.id].finished:
+            if done[encoded.id].finished or encoded.id in seen:
+                # Finished before, or a second copy in this batch (a relay published it
+                # again): the first copy is handled, the others absorbed.
                 decoded.append("duplicate")
                 continue
+            seen.add(encoded.id)
             try:
                 decoded.append(decode(encoded))
             except UnknownEvent as error:
@@ -131,10 +135,19 @@ class NotificationWorker:
     async def _deliver(
         self, event: Event, sent: frozenset[str]
     ) -> tuple[list[NoticeRecord], Outcome]:
-        """Send the event's notices not sent yet; their records and the event's outcome."""
+        """Send the event's notices not sent yet; their records and the event's outcome. Any
+        failure is this event's outcome, never the batch's: what the others sent is recorded."""
+        records: list[NoticeRecord] = []
+        try:
+            return await self._send(event, sent, records)
+        except Exception as error:  # noqa: BLE001 - a database blip, a bug: retried
+            return records, error
+
+    async def _send(
+        self, event: Event, sent: frozenset[str], records: list[NoticeRecord]
+    ) -> tuple[list[NoticeRecord], Outcome]:
         pending = [notice for notice in plan_notices(event) if notice.key not in sent]
         flights = await self._flights(event) if pending else []
-        records: list[NoticeRecord] = []
         refused: list[str] = []
         passing: list[str] = []
         for notice in pending:
