@@ -213,12 +213,10 @@ async def drop_names(prefix: str) -> None:
     connection = await aio_pika.connect(amqp_url())
     async with connection:
         channel = await connection.channel()
-        for queue in (
-            f"{prefix}.raw",
-            f"{prefix}.notifications",
-            f"{prefix}.notifications.dead",
-            f"{prefix}.notifications.retry",
-        ):
+        from airline_runtime.messaging.rabbitmq import RabbitMQ
+
+        names = RabbitMQ(amqp_url()).queue_names(f"{prefix}.notifications")
+        for queue in (f"{prefix}.raw", *names):
             await channel.queue_delete(queue)
         for exchange in (f"{prefix}.raw", f"{prefix}.events", f"{prefix}.events.dead"):
             await channel.exchange_delete(exchange)

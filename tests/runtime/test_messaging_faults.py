@@ -31,6 +31,7 @@ from airline_core import Airline, Flight, Principal, Role
 from airline_core.booking import Passenger
 from airline_core.events import OutboxStatus
 from airline_runtime.bootstrap import bootstrap
+from airline_runtime.messaging.rabbitmq import RabbitMQ
 from airline_runtime.seed import seed_demo
 from airline_runtime.settings import Settings
 from tests.runtime.conftest import free_port
@@ -241,7 +242,7 @@ async def drop_broker_names(amqp_url: str, prefix: str) -> int:
         queue = f"{prefix}.notifications"
         dead = await channel.declare_queue(f"{queue}.dead", passive=True)
         dead_letters = dead.declaration_result.message_count or 0
-        for name in (queue, f"{queue}.dead", f"{queue}.retry"):
+        for name in RabbitMQ(amqp_url).queue_names(queue):
             await channel.queue_delete(name)
         for exchange in (f"{prefix}.events", f"{prefix}.events.dead"):
             await channel.exchange_delete(exchange)

@@ -40,12 +40,16 @@ class Broker:
     def __init__(self, url: str) -> None:
         self.url = url
         self.tag = uuid.uuid4().hex[:10]
-        self.rabbit = RabbitMQ(url, exchange=f"test.{self.tag}.events")
+        self.rabbit = RabbitMQ(
+            url,
+            exchange=f"test.{self.tag}.events",
+            retry_delays=(timedelta(milliseconds=50), timedelta(milliseconds=100)),
+        )
         self.queues: list[str] = []
 
     def subscription(self, handler: object, keys: tuple[str, ...] = ("#",)) -> Subscription:
         name = f"test.{self.tag}.q{len(self.queues)}"
-        self.queues += [name, f"{name}.dead", f"{name}.retry"]
+        self.queues += self.rabbit.queue_names(name)
         return Subscription(name, keys, handler)  # type: ignore[arg-type]
 
     async def clean(self) -> None:
@@ -194,9 +198,7 @@ async def test_retries_back_off_and_rejects_and_bad_messages_are_dead_lettered(
     subscription = broker.subscription(inbox)
     if in_batches:
         subscription = attrs.evolve(subscription, batch=batched(inbox))
-    consumer = RabbitConsumer(
-        broker.rabbit, subscription, max_attempts=3, first_backoff=timedelta(milliseconds=50)
-    )
+    consumer = RabbitConsumer(broker.rabbit, subscription, max_attempts=3)
     await consumer.start()
     published = await RabbitPublisher(broker.rabbit, [subscription]).publish(sent)
     assert len(published.confirmed) == 4

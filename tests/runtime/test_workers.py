@@ -21,6 +21,7 @@ from airline_core.booking import Passenger
 from airline_runtime.bootstrap import Runtime, bootstrap
 from airline_runtime.cli import app as cli
 from airline_runtime.http import create_app
+from airline_runtime.messaging.rabbitmq import RabbitMQ
 from airline_runtime.messaging.service import run_messaging
 from airline_runtime.seed import seed_demo
 from airline_runtime.settings import Settings
@@ -96,7 +97,7 @@ async def prefix(amqp_url: str) -> AsyncIterator[str]:
     async with connection:
         channel = await connection.channel()
         queue = f"{name}.notifications"
-        for each in (queue, f"{queue}.dead", f"{queue}.retry"):
+        for each in RabbitMQ(amqp_url).queue_names(queue):
             await channel.queue_delete(each)
         for exchange in (f"{name}.events", f"{name}.events.dead"):
             await channel.exchange_delete(exchange)

@@ -10,9 +10,12 @@ whichever starts first makes it and routing never depends on start order):
   message which keeps killing its consumer), or a classic one where the broker has no quorum
   queues (``queue_type="classic"``). Its dead letters go to ``Q.dead`` through the
   ``airline.events.dead`` exchange, at least once.
-- ``Q.retry``: a durable classic queue without consumers. A delivery to retry is republished
-  there with a per-message expiration (the backoff); when it expires the broker moves it back
-  to ``Q`` alone, so the other consumers of the event never see the retry.
+- ``Q.retry.<delay>``: one queue without consumers per step of the retry backoff (1 s, 2 s,
+  4 s, ... 512 s), each with that queue-wide TTL. A delivery to retry is republished to the
+  step of its attempt; when its time is up the broker moves it back to ``Q`` alone, so the other
+  consumers of the event never see the retry. One TTL per queue, because RabbitMQ expires
+  messages from the head of a queue only: with per-message expirations in one queue, a short
+  retry would wait behind a long one.
 
 Publishing: persistent messages (they survive a broker restart), ``mandatory`` with returns
 raised (an event no queue would take is a failure, not a silent drop), publisher confirms,
@@ -21,11 +24,12 @@ together: awaiting each confirm before the next publish caps a channel at about 
 messages a second on this machine, against about 6,300 batched.
 
 Consuming: manual acks, a prefetch window, every message settled exactly one way: acked when
-handled; republished to ``Q.retry`` with the attempt counted (then acked) when the handler asks
-to retry; republished to the dead-letter exchange with the reason in the ``x-airline-reason``
-header (then acked) when it rejects the message or its attempts are spent. A consumer that dies
-with messages unacked gets them back from the broker on reconnect. The connection is aio-pika's
-robust one: it reconnects with a pause and restores channels, queues, bindings and consumers.
+handled; republished to the retry queue of its attempt with the attempt counted (then acked)
+when the handler asks to retry; republished to the dead-letter exchange with the reason in the
+``x-airline-reason`` header (then acked) when it rejects the message or its attempts are
+spent. A consumer that dies with messages unacked gets them back from the broker on reconnect.
+The connection is aio-pika's robust one: it reconnects with a pause and restores channels,
+queues, bindings and consumers.
 """
 
 from __future__ import annotations
@@ -105,6 +109,9 @@ class RabbitMQ:
     #: Deliveries of one message (redeliveries after a consumer died included) after which a
     #: quorum queue dead-letters it.
     delivery_limit: int = 10
+    #: The waits before the 1st, 2nd, ... retry of a delivery (the last repeats): one retry
+    #: queue each.
+    retry_delays: tuple[timedelta, ...] = tuple(timedelta(seconds=1 << n) for n in range(10))
     connection: AbstractRobustConnection | None = None
     #: One connection however many tasks connect at once.
     _connecting: asyncio.Lock = field(factory=asyncio.Lock)
@@ -200,15 +207,37 @@ class RabbitMQ:
                 f"{name}.dead", durable=True, arguments=self._side_arguments()
             )
             await dead_queue.bind(dead, name)
-            await channel.declare_queue(
-                f"{name}.retry",
-                durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
-            )
+            for delay in self.retry_delays:
+                await channel.declare_queue(
+                    self.retry_queue(name, delay),
+                    durable=True,
+                    arguments={
+                        **self._side_arguments(dead_letters=True),
+                        "x-message-ttl": _milliseconds(delay),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": name,
+                    },
+                )
         return exchange
 
-    def _side_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
+    def retry_queue(self, name: str, delay: timedelta) -> str:
+        return f"{name}.retry.{_milliseconds(delay)}ms"
+
+    def retry_delay(self, attempt: int) -> timedelta:
+        """The wait after the ``attempt``-th delivery (1-based) failed."""
+        return self.retry_delays[min(attempt, len(self.retry_delays)) - 1]
+
+    def queue_names(self, name: str) -> list[str]:
+        """Every queue :meth:`declare` makes for the subscription ``name``."""
+        return [name, f"{name}.dead", *(self.retry_queue(name, d) for d in self.retry_delays)]
+
+    def _side_arguments(self, *, dead_letters: bool = False) -> dict[str, Any]:
+        if self.queue_type != "quorum":
+            return {}
+        arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+        if dead_letters:
+            arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        return arguments
 
 
 @define
@@ -276,10 +305,9 @@ class RabbitConsumer:
     prefetch: int = 128
     #: With a batch handler: the most messages handed to it at once.
     batch_size: int = 64
-    #: Attempts of one message before it is dead-lettered.
+    #: Attempts of one message before it is dead-lettered (the waits between them are the
+    #: broker's ``retry_delays``).
     max_attempts: int = 8
-    first_backoff: timedelta = timedelta(seconds=1)
-    max_backoff: timedelta = timedelta(minutes=10)
     metrics: MessagingMetrics = field(factory=MessagingMetrics)
     _channel: AbstractChannel | None = None
     _tag: str | None = None
@@ -321,9 +349,6 @@ class RabbitConsumer:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
         self._channel = self._tag = None
-
-    def backoff(self, attempt: int) -> timedelta:
-        return min(self.first_backoff * (1 << min(attempt - 1, 30)), self.max_backoff)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self.subscription.batch is not None:
@@ -407,12 +432,14 @@ class RabbitConsumer:
             self.metrics.finished(self.subscription.name, outcome or "handled")
 
     async def _retry(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
-        delay = self.backoff(attempt)
+        delay = self.broker.retry_delay(attempt)
         copy = _copy(message, {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason[:500]})
-        copy.expiration = delay
         assert self._channel is not None  # noqa: S101 - set by start
         await self._channel.default_exchange.publish(
-            copy, f"{self.subscription.name}.retry", mandatory=True, timeout=_CONFIRM_TIMEOUT
+            copy,
+            self.broker.retry_queue(self.subscription.name, delay),
+            mandatory=True,
+            timeout=_CONFIRM_TIMEOUT,
         )
         await message.ack()
         self.metrics.finished(self.subscription.name, "retried")
@@ -435,6 +462,10 @@ class RabbitConsumer:
         logger.error(
             "%s: dead-lettered message %s: %s", self.subscription.name, message.message_id, reason
         )
+
+
+def _milliseconds(delay: timedelta) -> int:
+    return max(1, round(delay.total_seconds() * 1000))
 
 
 def _describe(error: Exception) -> str:
