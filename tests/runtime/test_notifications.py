@@ -11,11 +11,14 @@ from datetime import date
 from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 
+import anyio
+import attrs
 import pytest
 
 from airline_core import Airline, Principal
 from airline_core.booking import Passenger
 from airline_core.events import EncodedEvent
+from airline_core.ids import new_id
 from airline_core.notifications import (
     Channel,
     DeliveryFailed,
@@ -277,3 +280,23 @@ async def test_an_unexpected_failure_fails_its_message_not_the_batch(stores: Sto
     assert outcomes[0] is None
     assert isinstance(outcomes[1], RuntimeError)
     assert [record.to for record in await stores.inbox.records()] == ["ann@example.org"]
+
+
+async def test_a_batch_reads_its_flight_once(stores: Stores) -> None:
+    class Counting:
+        def __init__(self) -> None:
+            self.reads = 0
+
+        async def get(self, flight_id: str) -> object:
+            self.reads += 1
+            await anyio.sleep(0.01)  # the other messages of the batch ask meanwhile
+            return await stores.flights.get(flight_id)
+
+    setup = Setup(stores, Recording(), Templates())
+    counting = Counting()
+    setup.worker.flights = counting  # type: ignore[assignment]
+    await booked(stores, [traveller("Ann", "ann@example.org", None)])
+    [entry] = await stores.outbox.claim("peek", stores.clock.now(), setup.relay.lease, 10)
+    copies = [attrs.evolve(entry.event, id=new_id()) for _ in range(10)]
+    assert await setup.worker.handle_many(copies) == [None] * 10
+    assert counting.reads == 1

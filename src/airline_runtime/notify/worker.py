@@ -73,7 +73,9 @@ class NotificationWorker:
     templates: Templates = field(factory=Templates)
     name: str = CONSUMER
     metrics: MessagingMetrics = field(factory=MessagingMetrics)
-    _flight_cache: dict[str, tuple[float, Flight | None]] = field(factory=dict, init=False)
+    _flight_cache: dict[str, tuple[float, asyncio.Future[Flight | None]]] = field(
+        factory=dict, init=False
+    )
 
     def subscription(self) -> Subscription:
         return Subscription(self.name, NOTIFIED_EVENTS, self.handle, batch=self.handle_many)
@@ -177,25 +179,33 @@ class NotificationWorker:
 
     async def _flights(self, event: Event) -> list[Flight]:
         """The booking's flights as they are now (a deleted one is left out), read through a
-        cache of a few seconds: a burst of events for one flight reads it once."""
+        cache of a few seconds. The cache keeps the read itself, so the messages of a batch
+        that all want one flight wait for one read rather than each starting its own."""
         booking = getattr(event, "booking", None)
         found: list[Flight] = []
         now = monotonic()
         for flight_id in booking.flight_ids if booking is not None else ():
             cached = self._flight_cache.get(flight_id)
-            if cached is not None and now - cached[0] < FLIGHT_CACHE_SECONDS:
-                flight = cached[1]
-            else:
-                try:
-                    flight = await self.flights.get(flight_id)
-                except NotFound:
-                    flight = None
+            if cached is None or now - cached[0] >= FLIGHT_CACHE_SECONDS:
                 if len(self._flight_cache) >= _FLIGHT_CACHE_SIZE:
                     self._flight_cache.clear()
-                self._flight_cache[flight_id] = (now, flight)
+                cached = (now, asyncio.ensure_future(self._read_flight(flight_id)))
+                self._flight_cache[flight_id] = cached
+            try:
+                flight = await asyncio.shield(cached[1])
+            except Exception:
+                if self._flight_cache.get(flight_id) is cached:
+                    del self._flight_cache[flight_id]  # not kept: the next message reads again
+                raise
             if flight is not None:
                 found.append(flight)
         return found
+
+    async def _read_flight(self, flight_id: str) -> Flight | None:
+        try:
+            return await self.flights.get(flight_id)
+        except NotFound:
+            return None
 
     def _record(
         self,
