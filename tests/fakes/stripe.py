@@ -9,11 +9,12 @@ replays, PaymentIntents with manual capture, refunds, and the documented test pa
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
 from attrs import define, field
+
+from tests.fakes.asgi import JsonApp
 
 __all__ = ["FakeStripe"]
 
@@ -30,7 +31,7 @@ _DECLINES = {
 
 
 @define
-class FakeStripe:
+class FakeStripe(JsonApp):
     """An ASGI app; :attr:`intents` and :attr:`refunds` show what it was asked to do."""
 
     intents: dict[str, dict[str, Any]] = field(factory=dict)
@@ -40,28 +41,13 @@ class FakeStripe:
     _ids: Any = field(factory=lambda: itertools.count(1))
     _failed_once: set[str] = field(factory=set)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        status, answer = self.handle(scope["method"], scope["path"], headers, body.decode())
-        payload = json.dumps(answer).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
     def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        status, answer = self.answer(method, path, headers, body.decode())
+        return status, answer, {}
+
+    def answer(
         self, method: str, path: str, headers: dict[str, str], body: str
     ) -> tuple[int, dict[str, Any]]:
         form = dict(parse_qsl(body))

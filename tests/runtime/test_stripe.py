@@ -3,13 +3,10 @@ HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
 
 from airline_core import Airline, Cabin, CabinLayout, InvalidRequest, Money, Principal, Role
 from airline_core.booking.model import PaymentStatus
@@ -19,7 +16,7 @@ from airline_runtime.settings import Settings, SettingsError
 from tests.conftest import FAST_HASHER
 from tests.contract.test_booking import party
 from tests.fakes.stripe import SECRET, FakeStripe
-from tests.runtime.conftest import free_port
+from tests.runtime.conftest import free_port, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -27,19 +24,8 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module")
 def stripe_server() -> Iterator[tuple[FakeStripe, str]]:
     fake = FakeStripe()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake Stripe did not start"
-        time.sleep(0.02)
-    yield fake, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serving(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ class Relay:
         result = await self.publisher.publish([entry.event for entry in claimed])
         if result.confirmed:
             await self.outbox.sent(self.owner, result.confirmed)
-        refused = dict(result.failed)
+        confirmed, refused = set(result.confirmed), dict(result.failed)
         retried = gave_up = 0
         for entry in claimed:
             reason = refused.get(entry.event.id)
@@ -114,7 +114,7 @@ class Relay:
                 await self.outbox.retry(self.owner, entry.event.id, reason, next_attempt)
                 retried += 1
         self.metrics.relayed(
-            [entry.event.type for entry in claimed if entry.event.id in set(result.confirmed)],
+            [entry.event.type for entry in claimed if entry.event.id in confirmed],
             retried=retried,
             gave_up=gave_up,
         )

@@ -92,12 +92,12 @@ class Templates:
             trim_blocks=True,
         )
 
-    def context(self, notice: Notice, event: Event, flights: Sequence[Flight]) -> dict[str, Any]:
-        """What the templates of ``notice`` see."""
+    def context(self, event: Event, flights: Sequence[Flight]) -> dict[str, Any]:
+        """What the templates of the event's notices see (:meth:`render` adds each one's
+        ``name``): made once per event, however many notices it sends."""
         booking = event.booking  # type: ignore[attr-defined]
         zone = flights[0].origin_time_zone if flights else "UTC"
         context: dict[str, Any] = {
-            "name": notice.name,
             "event": event,
             "booking": booking,
             "flights": [
@@ -134,6 +134,7 @@ class Templates:
         :raises TemplateError: a template of its family is missing or does not render.
         """
         family = notice.template
+        context = {**context, "name": notice.name}
         if notice.channel is Channel.SMS:
             text = " ".join(self._render(f"{family}.sms.txt", context).split())
             return SmsMessage(key=notice.key, to=notice.to, text=text[:SMS_LIMIT])

@@ -149,14 +149,14 @@ class NotificationWorker:
         self, event: Event, sent: frozenset[str], records: list[NoticeRecord]
     ) -> tuple[list[NoticeRecord], Outcome]:
         pending = [notice for notice in plan_notices(event) if notice.key not in sent]
-        flights = await self._flights(event) if pending else []
+        if not pending:
+            return records, None
+        context = self.templates.context(event, await self._flights(event))
         refused: list[str] = []
         passing: list[str] = []
         for notice in pending:
             try:
-                message = self.templates.render(
-                    notice, self.templates.context(notice, event, flights)
-                )
+                message = self.templates.render(notice, context)
             except TemplateError as error:
                 records.append(self._record(notice, NoticeStatus.FAILED, error=str(error)))
                 refused.append(str(error))
