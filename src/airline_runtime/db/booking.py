@@ -705,6 +705,12 @@ _CONFIRM = (
     )
 )
 _BOOKING_BY_ID = select(bookings).where(bookings.c.id == bindparam("booking"))
+# The confirmation's first statement on MySQL: the booking's row locked by its primary key, the
+# order in which a concurrent payment's lease takes it. Without it the confirming UPDATE could
+# lock the (status, payment_required_by) index entry first and the lease the row first, a
+# deadlock that a burst of concurrent payments repeated past the retries (a 503 for the payment
+# that had just been captured).
+_LOCK_BOOKING = select(bookings.c.id).where(bookings.c.id == bindparam("booking")).with_for_update()
 
 
 @cache
@@ -868,7 +874,11 @@ class SQLAlchemyPaymentStore:
         class _Lost(Exception):
             """Roll the transaction back: a seat is no longer the booking's."""
 
+        lock_first = self.db.dialect == "mysql"
+
         async def work(connection: AsyncConnection) -> None:
+            if lock_first:
+                await connection.execute(_LOCK_BOOKING, confirm)
             if not (await connection.execute(_CONFIRM, confirm)).rowcount:
                 raise _Lost
             for flight_id in sorted(set(booking.flight_ids)):
