@@ -237,6 +237,7 @@ def _airline_with_jwts(settings: Any) -> Any:
         MemoryOfferStore,
         MemoryPaymentStore,
         MemoryRefreshTokenStore,
+        MemoryReminderStore,
         MemoryUserStore,
     )
     from airline_runtime.bootstrap import access_tokens
@@ -255,6 +256,7 @@ def _airline_with_jwts(settings: Any) -> Any:
         payments=MemoryPaymentStore(catalog),
         idempotency_keys=MemoryIdempotencyStore(),
         outbox=catalog.outbox,
+        reminders=MemoryReminderStore(catalog),
         password_hasher=ScryptPasswordHasher(),
         access_tokens=access_tokens(settings),
     )

@@ -39,6 +39,7 @@ from airline_core.memory import (
     MemoryOutboxStore,
     MemoryPaymentStore,
     MemoryRefreshTokenStore,
+    MemoryReminderStore,
     MemoryUserStore,
 )
 from airline_core.ports import (
@@ -54,6 +55,7 @@ from airline_core.ports import (
     OutboxStore,
     PaymentStore,
     RefreshTokenStore,
+    ReminderStore,
     UserStore,
 )
 from airline_core.pricing import BaseFarePricing, Pricing
@@ -76,6 +78,7 @@ from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.inbox import SQLAlchemyInboxStore
 from airline_runtime.db.outbox import SQLAlchemyOutboxStore
+from airline_runtime.db.reminders import SQLAlchemyReminderStore
 from airline_runtime.settings import normalize_database_url
 
 AMQP_URL = os.environ.get("AIRLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -176,6 +179,7 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
 async def _empty(database: Database) -> None:
     async with database.engine.begin() as connection:
         for table in (
+            "reminders",
             "outbox",
             "inbox",
             "notifications",
@@ -213,6 +217,7 @@ class Stores:
     clock: FakeClock
     outbox: OutboxStore = attrs.field(factory=MemoryOutboxStore)
     inbox: InboxStore = attrs.field(factory=MemoryInboxStore)
+    reminders: ReminderStore = attrs.field(factory=MemoryReminderStore)
     gateway: TestPaymentGateway = attrs.field(factory=TestPaymentGateway)
     #: One token issuer for every airline made on these stores (a test and its HTTP app).
     tokens: MemoryAccessTokens = attrs.field(
@@ -241,6 +246,7 @@ class Stores:
             payments=self.payments,
             idempotency_keys=self.idempotency_keys,
             outbox=self.outbox,
+            reminders=self.reminders,
             payment_gateway=self.gateway,
             password_hasher=FAST_HASHER,
             access_tokens=self.tokens,
@@ -266,6 +272,7 @@ def _sql_stores(backend: str, database: Database) -> Stores:
         clock=FakeClock(TEST_NOW),
         outbox=SQLAlchemyOutboxStore(database),
         inbox=SQLAlchemyInboxStore(database),
+        reminders=SQLAlchemyReminderStore(database),
         database=database,
     )
 
@@ -295,6 +302,7 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             idempotency_keys=keys,
             clock=FakeClock(TEST_NOW),
             outbox=catalog.outbox,
+            reminders=MemoryReminderStore(catalog),
         )
         return
     if backend == "sqlite":

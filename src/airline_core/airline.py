@@ -43,6 +43,7 @@ from airline_core.memory import (
     MemoryOutboxStore,
     MemoryPaymentStore,
     MemoryRefreshTokenStore,
+    MemoryReminderStore,
     MemoryUserStore,
 )
 from airline_core.money import Money
@@ -63,9 +64,11 @@ from airline_core.ports import (
     PaymentGateway,
     PaymentStore,
     RefreshTokenStore,
+    ReminderStore,
     UserStore,
 )
 from airline_core.pricing import DynamicPricing, Pricing
+from airline_core.reminders import Reminder, ReminderRules, Reminders, ReminderStatus
 from airline_core.search import ConnectionRules, FlightSearch, Itinerary, SearchQuery
 
 __all__ = ["Airline", "BookingView"]
@@ -74,12 +77,13 @@ __all__ = ["Airline", "BookingView"]
 @frozen(kw_only=True)
 class BookingView:
     """Everything about one booking a traveller looks at: the booking, its flights as they
-    are now (times, status), and its payments. Planned reminders join it with the reminders
-    part of the product."""
+    are now (times, status), its payments and its reminders (planned, sent or skipped;
+    cancelled ones left out), soonest first."""
 
     booking: Booking
     flights: tuple[Flight, ...]
     payments: tuple[Payment, ...]
+    reminders: tuple[Reminder, ...] = ()
 
 
 _FIRST_PAGE = PageRequest()
@@ -107,6 +111,7 @@ class Airline:
     bookings: Bookings
     payments: Payments
     idempotency: Idempotency
+    reminders: Reminders
     #: The events the stores wrote with their changes, for a relay to publish
     #: (:class:`airline_runtime.messaging.Relay`) and operators to inspect.
     outbox: OutboxStore = field(factory=MemoryOutboxStore)
@@ -183,7 +188,17 @@ class Airline:
         booking = await self.bookings.get(reference, principal)
         flights = [await self.flights.get(flight_id) for flight_id in booking.flight_ids]
         payments = await self.payments.of(booking)
-        return BookingView(booking=booking, flights=tuple(flights), payments=tuple(payments))
+        reminders = [
+            reminder
+            for reminder in await self.reminders.of(booking)
+            if reminder.status is not ReminderStatus.CANCELLED
+        ]
+        return BookingView(
+            booking=booking,
+            flights=tuple(flights),
+            payments=tuple(payments),
+            reminders=tuple(reminders),
+        )
 
     async def sweep(self, limit: int = 500) -> dict[str, int]:
         """The booking housekeeping, safe to run in every process at once: expire holds whose
@@ -222,6 +237,7 @@ class Airline:
         payments: PaymentStore,
         idempotency_keys: IdempotencyStore,
         outbox: OutboxStore,
+        reminders: ReminderStore,
         password_hasher: PasswordHasher,
         access_tokens: AccessTokens,
         clock: Clock | None = None,
@@ -230,6 +246,7 @@ class Airline:
         connections: ConnectionRules | None = None,
         booking_rules: BookingRules | None = None,
         payment_gateway: PaymentGateway | None = None,
+        reminder_rules: ReminderRules | None = None,
     ) -> Airline:
         """The airline on the given stores. Prices are dynamic (:class:`DynamicPricing`)
         unless ``pricing`` says otherwise; payments go to the built-in
@@ -239,6 +256,7 @@ class Airline:
         pricing = pricing or DynamicPricing()
         connections = connections or ConnectionRules()
         booking_rules = booking_rules or BookingRules()
+        reminder_use_cases = Reminders(reminders, clock, rules=reminder_rules or ReminderRules())
         payment_use_cases = Payments(
             bookings,
             payments,
@@ -249,6 +267,7 @@ class Airline:
             clock,
             rules=booking_rules,
             idempotency=idempotency,
+            reminders=reminder_use_cases,
         )
         booking_use_cases = Bookings(
             bookings,
@@ -256,12 +275,13 @@ class Airline:
             rules=booking_rules,
             payments=payment_use_cases,
             idempotency=idempotency,
+            reminders=reminder_use_cases,
         )
         return cls(
             cities=Cities(cities),
             airports=Airports(airports, cities, flights),
             airplanes=Airplanes(airplanes, flights),
-            flights=Flights(flights, airplanes, airports, clock),
+            flights=Flights(flights, airplanes, airports, clock, reminder_use_cases),
             accounts=Accounts(
                 users, refresh_tokens, password_hasher, access_tokens, clock, refresh_lifetime
             ),
@@ -282,6 +302,7 @@ class Airline:
             bookings=booking_use_cases,
             payments=payment_use_cases,
             idempotency=idempotency,
+            reminders=reminder_use_cases,
             outbox=outbox,
             clock=clock,
         )
@@ -297,6 +318,7 @@ class Airline:
         pricing: Pricing | None = None,
         booking_rules: BookingRules | None = None,
         payment_gateway: PaymentGateway | None = None,
+        reminder_rules: ReminderRules | None = None,
     ) -> AsyncIterator[Airline]:
         """An airline on memory stores that vanish when the block ends.
 
@@ -320,6 +342,7 @@ class Airline:
             payments=MemoryPaymentStore(catalog, keys),
             idempotency_keys=keys,
             outbox=catalog.outbox,
+            reminders=MemoryReminderStore(catalog),
             password_hasher=password_hasher or ScryptPasswordHasher(),
             access_tokens=MemoryAccessTokens(clock),
             clock=clock,
@@ -327,4 +350,5 @@ class Airline:
             pricing=pricing,
             booking_rules=booking_rules,
             payment_gateway=payment_gateway,
+            reminder_rules=reminder_rules,
         )

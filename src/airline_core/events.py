@@ -140,6 +140,8 @@ class ReminderDue(Event):
     kind: str
     booking: Booking
     due_at: datetime
+    #: The flight the reminder is about (``None`` for a payment deadline).
+    flight_id: str | None = None
 
 
 EVENT_TYPES: Final[Mapping[str, type[Event]]] = {

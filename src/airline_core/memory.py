@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import define, field
@@ -54,7 +54,18 @@ from airline_core.identity.model import Principal, RefreshToken, RefreshUse, Rol
 from airline_core.notifications import InboxProgress, NoticeRecord, NoticeStatus, Settlement
 from airline_core.pagination import KeysetWindow, select_window
 from airline_core.ports import CabinSeats, Clock
+from airline_core.reminders.model import (
+    DueReminder,
+    Reminder,
+    ReminderChanges,
+    ReminderContext,
+    ReminderQuery,
+    ReminderStatus,
+)
 from airline_core.search.legs import Leg, LegQuery
+
+if TYPE_CHECKING:
+    from airline_core.ports import Replan
 
 __all__ = [
     "MemoryAccessTokens",
@@ -71,6 +82,7 @@ __all__ = [
     "MemoryOutboxStore",
     "MemoryPaymentStore",
     "MemoryRefreshTokenStore",
+    "MemoryReminderStore",
     "MemoryUserStore",
 ]
 
@@ -109,6 +121,8 @@ class MemoryCatalog:
     paying: dict[str, str] = field(factory=dict)
     #: Events the stores' changes made, for the relay.
     outbox: MemoryOutboxStore = field(factory=lambda: MemoryOutboxStore())  # noqa: PLW0108 - defined below
+    #: Reminders of bookings, by id.
+    reminders: dict[str, Reminder] = field(factory=dict)
 
     def city_code_exists(self, code: str) -> bool:
         return any(city.code == code for city in self.cities.values())
@@ -139,6 +153,48 @@ class MemoryCatalog:
         self.seat_rows.pop(flight_id, None)
         for key in [key for key in self.seats_left if key[0] == flight_id]:
             del self.seats_left[key]
+
+    def reminders_of(self, booking_id: str) -> list[Reminder]:
+        found = [r for r in self.reminders.values() if r.booking_id == booking_id]
+        return sorted(found, key=lambda reminder: (reminder.due_at, reminder.id))
+
+    def cancel_reminders(self, booking_id: str, now: datetime, note: str) -> None:
+        """Cancel the booking's planned reminders."""
+        for reminder in self.reminders_of(booking_id):
+            if reminder.status is ReminderStatus.PLANNED:
+                self.settle_reminder(reminder, ReminderStatus.CANCELLED, now, note)
+
+    def settle_reminder(
+        self, reminder: Reminder, status: ReminderStatus, now: datetime, note: str | None
+    ) -> None:
+        self.reminders[reminder.id] = attrs.evolve(
+            reminder,
+            status=status,
+            settled_at=now,
+            note=note,
+            claimed_by=None,
+            claimed_until=None,
+        )
+
+    def replan(self, booking: Booking, replan: Replan, now: datetime, note: str) -> None:
+        """Run ``replan`` on the booking as stored now and write its changes."""
+        flights = {
+            flight_id: self.flights[flight_id]
+            for flight_id in booking.flight_ids
+            if flight_id in self.flights
+        }
+        context = ReminderContext(
+            booking=booking, flights=flights, reminders=self.reminders_of(booking.id)
+        )
+        self.apply(replan(context), now, note)
+
+    def apply(self, changes: ReminderChanges, now: datetime, note: str) -> None:
+        for reminder_id in changes.cancel:
+            reminder = self.reminders.get(reminder_id)
+            if reminder is not None and reminder.status is ReminderStatus.PLANNED:
+                self.settle_reminder(reminder, ReminderStatus.CANCELLED, now, note)
+        for reminder in changes.add:
+            self.reminders[reminder.id] = reminder
 
 
 @define
@@ -283,7 +339,9 @@ class MemoryFlightStore:
         except KeyError:
             raise NotFound(f"no flight has id {flight_id}") from None
 
-    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
+    async def update(
+        self, flight: Flight, events: Sequence[Event] = (), replan: Replan | None = None
+    ) -> None:
         await self.get(flight.id)
         if any(
             other.id != flight.id
@@ -301,6 +359,12 @@ class MemoryFlightStore:
         self.catalog.flights[flight.id] = flight
         for event in events:  # due at once: when it happened
             self.catalog.outbox.add_now([encode(event)], event.occurred_at)
+        if replan is not None:
+            now = events[0].occurred_at if events else SystemClock().now()
+            for booking in list(self.catalog.bookings.values()):
+                live = booking.status in (BookingStatus.HELD, BookingStatus.CONFIRMED)
+                if live and flight.id in booking.flight_ids:
+                    self.catalog.replan(booking, replan, now, f"flight {flight.number} changed")
 
     async def delete(self, flight_id: str) -> None:
         await self.get(flight_id)
@@ -406,6 +470,7 @@ class MemoryBookingStore:
             if key is not None:
                 self.keys.store(key, now, decided.answer)
             self.catalog.outbox.add_now([encode(event) for event in decided.events], now)
+            self.catalog.apply(ReminderChanges(add=decided.reminders), now, "")
         return decided
 
     def _context(
@@ -511,6 +576,7 @@ class MemoryBookingStore:
                 catalog.seats_left[(flight_id, stored.cabin)] = left + freed
         catalog.bookings[stored.id] = attrs.evolve(stored, status=status, updated_at=now)
         catalog.outbox.add_now([encode(event) for event in events], now)
+        catalog.cancel_reminders(stored.id, now, f"the booking was {status}")
         return True
 
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
@@ -614,6 +680,7 @@ class MemoryPaymentStore:
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
         events: Sequence[Event] = (),
+        replan: Replan | None = None,
     ) -> bool:
         catalog = self.catalog
         stored = catalog.bookings[booking.id]
@@ -630,12 +697,15 @@ class MemoryPaymentStore:
             return False
         for row in rows:
             row.state, row.hold_expires_at = SeatState.SOLD, None
-        catalog.bookings[stored.id] = stored.confirmed_by(payment.amount, now)
+        confirmed = stored.confirmed_by(payment.amount, now)
+        catalog.bookings[stored.id] = confirmed
         del catalog.paying[stored.id]
         catalog.payments[payment.id] = payment
         if key is not None and answer is not None:
             self.keys.store(key, now, answer)
         catalog.outbox.add_now([encode(event) for event in events], now)
+        if replan is not None:
+            catalog.replan(confirmed, replan, now, "the booking was paid")
         return True
 
     async def for_booking(self, booking_id: str) -> Sequence[Payment]:
@@ -911,3 +981,90 @@ class MemoryInboxStore:
         for notice_key in [k for k, record in self.notices.items() if record.at < before]:
             del self.notices[notice_key]
         return len(gone)
+
+
+@define
+class MemoryReminderStore:
+    """Reminders in the catalog's tables, where the memory booking stores plan them."""
+
+    catalog: MemoryCatalog = field(factory=MemoryCatalog)
+
+    async def add(self, reminders: Sequence[Reminder]) -> None:
+        for reminder in reminders:
+            self.catalog.reminders[reminder.id] = reminder
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> Sequence[DueReminder]:
+        catalog = self.catalog
+        due = sorted(
+            (
+                r
+                for r in catalog.reminders.values()
+                if r.status is ReminderStatus.PLANNED
+                and r.due_at <= now
+                and (r.claimed_until is None or r.claimed_until <= now)
+            ),
+            key=lambda reminder: (reminder.due_at, reminder.id),
+        )[:limit]
+        claimed: list[DueReminder] = []
+        for reminder in due:
+            mine = attrs.evolve(
+                reminder,
+                claimed_by=owner,
+                claimed_until=now + lease,
+                attempts=reminder.attempts + 1,
+            )
+            catalog.reminders[reminder.id] = mine
+            booking = catalog.bookings.get(reminder.booking_id)
+            flights = {
+                flight_id: catalog.flights[flight_id]
+                for flight_id in (booking.flight_ids if booking is not None else ())
+                if flight_id in catalog.flights
+            }
+            claimed.append(DueReminder(reminder=mine, booking=booking, flights=flights))
+        return claimed
+
+    async def settle(
+        self,
+        owner: str,
+        now: datetime,
+        sent: Sequence[Event],
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> int:
+        catalog = self.catalog
+
+        def mine(reminder_id: str) -> Reminder | None:
+            reminder = catalog.reminders.get(reminder_id)
+            if reminder is None or reminder.status is not ReminderStatus.PLANNED:
+                return None
+            return reminder if reminder.claimed_by == owner else None
+
+        done = 0
+        for event in sent:
+            reminder = mine(event.reminder_id)  # type: ignore[attr-defined]
+            if reminder is not None:
+                catalog.outbox.add_now([encode(event)], now)
+                catalog.settle_reminder(reminder, ReminderStatus.SENT, now, None)
+                done += 1
+        for reminder_id, reason in skipped:
+            reminder = mine(reminder_id)
+            if reminder is not None:
+                catalog.settle_reminder(reminder, ReminderStatus.SKIPPED, now, reason)
+        return done
+
+    async def for_booking(self, booking_id: str) -> Sequence[Reminder]:
+        return self.catalog.reminders_of(booking_id)
+
+    async def find(self, query: ReminderQuery) -> Sequence[Reminder]:
+        found = [
+            r
+            for r in self.catalog.reminders.values()
+            if r.status in query.statuses
+            and (query.kind is None or r.kind is query.kind)
+            and (query.reference is None or r.reference == query.reference)
+            and (query.due_after is None or r.due_at >= query.due_after)
+            and (query.due_before is None or r.due_at < query.due_before)
+        ]
+        found.sort(key=lambda reminder: (reminder.due_at, reminder.id))
+        return found[: query.limit]

@@ -49,7 +49,17 @@ if TYPE_CHECKING:
         Settlement,
         SmsMessage,
     )
+    from airline_core.reminders.model import (
+        DueReminder,
+        Reminder,
+        ReminderChanges,
+        ReminderContext,
+        ReminderQuery,
+    )
     from airline_core.search.legs import Leg, LegQuery
+
+    #: Re-plans one booking's reminders in the transaction of a change (see ReminderStore).
+    Replan = Callable[[ReminderContext], ReminderChanges]
 
 __all__ = [
     "AccessTokens",
@@ -68,6 +78,7 @@ __all__ = [
     "PaymentGateway",
     "PaymentStore",
     "RefreshTokenStore",
+    "ReminderStore",
     "UserStore",
 ]
 
@@ -176,10 +187,19 @@ class FlightStore(Protocol):
         :raises NotFound: no flight has that id.
         """
 
-    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
+    async def update(
+        self, flight: Flight, events: Sequence[Event] = (), replan: Replan | None = None
+    ) -> None:
         """Replace the stored flight of the same id, adding ``events`` to the outbox in the
         same transaction. A new airplane brings its own seats: the seats left per cabin start
         again from its layout.
+
+        With ``replan``, every booking holding or owning seats on the flight has its reminders
+        re-planned in the same transaction: ``replan`` gets each one's
+        :class:`~airline_core.reminders.model.ReminderContext` (the flights as updated) and
+        its changes are written. The flight's seat rows are read with a lock, so a payment
+        confirming a booking of the flight meanwhile is either seen confirmed here or reads
+        the updated flight when it plans.
 
         :raises NotFound: no flight has that id.
         :raises AlreadyExists: its number already departs on its (new) local date.
@@ -304,7 +324,7 @@ class BookingStore(Protocol):
         to ``cancelled`` before its payment deadline, or to ``expired`` at or after it unless a
         payment's lease on it runs; a ``confirmed`` one to ``cancelled``. ``False`` changes
         nothing: the stored booking was no longer in that state, or the deadline or a payment
-        said otherwise."""
+        said otherwise. The booking's planned reminders are cancelled with it."""
 
     async def expiring(self, now: datetime, limit: int) -> Sequence[Booking]:
         """Up to ``limit`` bookings still stored as ``held`` whose deadline passed at
@@ -370,11 +390,13 @@ class PaymentStore(Protocol):
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
         events: Sequence[Event] = (),
+        replan: Replan | None = None,
     ) -> bool:
         """In one transaction: the booking, held and leased to ``payment``, becomes confirmed
         at ``payment.amount`` (as :meth:`Booking.confirmed_by` makes it); every seat it holds
         becomes sold; ``payment`` is stored; ``events`` go to the outbox; with ``key``,
-        ``answer`` is kept as its answer.
+        ``answer`` is kept as its answer; with ``replan``, the confirmed booking's reminders
+        are re-planned on its flights as read after its seats were sold.
         ``False`` changes nothing: the lease was lost, a flight of the booking was cancelled,
         or a seat went to someone else after the deadline."""
 
@@ -589,3 +611,43 @@ class InboxStore(Protocol):
     async def forget(self, before: datetime) -> int:
         """Drop what was finished before ``before`` (messages are not redelivered after
         days); how many messages were dropped."""
+
+
+class ReminderStore(Protocol):
+    """Planned reminders (:mod:`airline_core.reminders`). The booking, payment and flight
+    stores write a booking's reminders in the transaction of the change (a hold plans its
+    payment deadline, a payment re-plans, a cancellation or expiry cancels, a flight's new time
+    re-plans); this port is the sweep's side and the lists'.
+
+    Several sweeps may run at once: a claim is a lease, and :meth:`settle` sends a reminder only
+    if it is still planned and still the settling sweep's, in the same transaction as its event
+    goes to the outbox, so a reminder is sent once however many sweeps claim it.
+    """
+
+    async def add(self, reminders: Sequence[Reminder]) -> None:
+        """Store new reminders (bulk loads and tests; changes write their own)."""
+
+    async def claim(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> Sequence[DueReminder]:
+        """Up to ``limit`` planned reminders due at ``now`` (``due_at`` at or before it) that no
+        lease running at ``now`` holds, soonest first, each with its booking and flights; each is
+        then ``owner``'s until ``now + lease`` and counts one more attempt."""
+
+    async def settle(
+        self,
+        owner: str,
+        now: datetime,
+        sent: Sequence[Event],
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> int:
+        """In one transaction: for each ReminderDue of ``sent`` whose reminder is still planned
+        and claimed by ``owner``, add the event to the outbox and mark the reminder sent; mark
+        ``skipped`` (reminder id, reason) skipped likewise. How many were sent (a reminder whose
+        lease lapsed and that another sweep took is left to it)."""
+
+    async def for_booking(self, booking_id: str) -> Sequence[Reminder]:
+        """The booking's reminders, soonest first (cancelled ones too)."""
+
+    async def find(self, query: ReminderQuery) -> Sequence[Reminder]:
+        """Reminders matching ``query``, soonest first, at most ``query.limit``."""

@@ -39,6 +39,7 @@ from airline_runtime.db.idempotency import SQLAlchemyIdempotencyStore
 from airline_runtime.db.identity import SQLAlchemyRefreshTokenStore, SQLAlchemyUserStore
 from airline_runtime.db.migrate import is_known_revision
 from airline_runtime.db.outbox import SQLAlchemyOutboxStore
+from airline_runtime.db.reminders import SQLAlchemyReminderStore
 from airline_runtime.messaging.metrics import MessagingMetrics
 from airline_runtime.security import Argon2PasswordHasher, JWTAccessTokens
 from airline_runtime.settings import Settings
@@ -137,12 +138,14 @@ async def bootstrap(
             payments=SQLAlchemyPaymentStore(database),
             idempotency_keys=SQLAlchemyIdempotencyStore(database),
             outbox=SQLAlchemyOutboxStore(database),
+            reminders=SQLAlchemyReminderStore(database),
             password_hasher=Argon2PasswordHasher(),
             access_tokens=access_tokens(settings),
             clock=clock,
             refresh_lifetime=timedelta(days=settings.refresh_token_days),
             connections=settings.connection_rules(),
             booking_rules=settings.booking_rules(),
+            reminder_rules=settings.reminder_rules(),
             payment_gateway=payment_gateway,
         )
         broker = None

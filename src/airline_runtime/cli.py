@@ -45,6 +45,8 @@ outbox_app = typer.Typer(help="The outbox of events and its relay.", no_args_is_
 app.add_typer(outbox_app, name="outbox")
 notifications_app = typer.Typer(help="Notifications sent and refused.", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
+reminders_app = typer.Typer(help="Reminders of bookings and their sweep.", no_args_is_help=True)
+app.add_typer(reminders_app, name="reminders")
 
 
 def fail(message: str) -> NoReturn:
@@ -629,6 +631,135 @@ def notifications_list(
 
 
 @app.command()
+def scheduler(
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay/--no-relay",
+            help="Also run the outbox relay as a job (leave it out when `airline outbox relay` "
+            "processes run apart).",
+        ),
+    ] = True,
+    metrics_port: MetricsPortOption = None,
+) -> None:
+    """Run the scheduler: the reminder sweep (AIRLINE_REMINDER_SWEEP_CRON, every minute), the
+    booking housekeeping (AIRLINE_HOUSEKEEPING_CRON: expire unpaid holds, retry refunds) and
+    the outbox relay, as cron jobs (UTC).
+
+    Run two or more for availability: every job is a claim on shared rows, so they share the
+    work and never send a reminder twice. Both sweeps run at start, catching up on whatever
+    fell due while no scheduler ran.
+    """
+    from airline_runtime.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+
+    async def work() -> None:
+        from airline_runtime.bootstrap import bootstrap
+        from airline_runtime.scheduling import Scheduler
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            if metrics_port is not None:
+                from prometheus_client import start_http_server
+
+                start_http_server(
+                    metrics_port, addr=settings.host, registry=runtime.messaging_metrics.registry
+                )
+            jobs = "reminders, housekeeping" + (", relay" if relay else "")
+            typer.echo(f"scheduler running ({jobs}); Ctrl-C stops")
+            await Scheduler(runtime, relay=relay).run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(work)
+
+
+@reminders_app.command("list")
+def reminders_list(
+    booking: Annotated[
+        str | None, typer.Option("--booking", help="Only this booking's (record locator).")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this kind: check_in, boarding_pass, payment_deadline, flight_changed."
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only these statuses (repeat the option): planned (default), sent, skipped, "
+            "cancelled."
+        ),
+    ] = None,
+    within: Annotated[
+        float | None, typer.Option(min=0, help="Only those due within this many hours.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Most reminders to show.")] = 50,
+) -> None:
+    """Reminders, soonest first: by default the planned ones (upcoming, and overdue ones the
+    next sweep sends)."""
+    from datetime import timedelta
+
+    from airline_core.reminders import ReminderKind, ReminderQuery, ReminderStatus
+
+    try:
+        statuses = frozenset(ReminderStatus(s) for s in status or ["planned"])
+        chosen = None if kind is None else ReminderKind(kind)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    settings = _settings()
+
+    async def work() -> tuple[Any, datetime]:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            airline = runtime.airline
+            now = airline.clock.now()
+            query = ReminderQuery(
+                statuses=statuses,
+                kind=chosen,
+                reference=None if booking is None else booking.upper(),
+                due_before=None if within is None else now + timedelta(hours=within),
+                limit=limit,
+            )
+            return await airline.reminders.find(query), now
+
+    found, now = _run(work)
+    if not found:
+        typer.echo("no reminders")
+    for reminder in found:
+        late = " (overdue)" if reminder.status.value == "planned" and reminder.due_at <= now else ""
+        note = f"  {reminder.note}" if reminder.note else ""
+        typer.echo(
+            f"{reminder.due_at:%Y-%m-%d %H:%M:%S}Z  {reminder.reference}  "
+            f"{reminder.kind.value:<16} {reminder.status.value:<9} "
+            f"flight {reminder.flight_id or '-'}{late}{note}"
+        )
+
+
+@reminders_app.command("sweep")
+def reminders_sweep(
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most reminders to handle in this pass.")
+    ] = None,
+) -> None:
+    """Send every reminder that is due (one pass of the scheduler's sweep), for cron or a
+    Kubernetes CronJob; safe to run on several machines at once. With the in-process bus the
+    reminders wait in the outbox for `airline worker` or `airline demo`."""
+    settings = _settings()
+
+    async def work() -> Any:
+        from airline_runtime.bootstrap import bootstrap
+
+        async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
+            return await runtime.airline.reminders.sweep(limit=limit)
+
+    report = _run(work)
+    typer.echo(f"{report.sent} reminders sent, {report.skipped} skipped")
+
+
+@app.command()
 def serve(
     host: HostOption = None,
     port: PortOption = None,
@@ -685,7 +816,7 @@ def serve(
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Everything in one process: schema, demo data on first start, then the API, the
-    outbox relay and the notification worker.
+    outbox relay, the notification worker and the reminder sweep.
 
     Runs on the embedded default (a SQLite file under AIRLINE_DATA_DIR, default ./airline-data;
     delete it to start afresh) unless AIRLINE_DATABASE_URL names another database, which it then
@@ -697,6 +828,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
     from airline_runtime.http import create_app
     from airline_runtime.logs import configure_logging
     from airline_runtime.messaging.service import run_messaging
+    from airline_runtime.scheduling import Scheduler
     from airline_runtime.seed import seed_demo
 
     settings = _settings(host, port)
@@ -719,8 +851,10 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
                 access_log=False,
             )
             async with anyio.create_task_group() as group:
-                # The relay and the notification worker, beside the API.
+                # The relay, the notification worker and the reminder sweep, beside the API
+                # (which runs the booking housekeeping itself).
                 group.start_soon(run_messaging, runtime)
+                group.start_soon(Scheduler(runtime, relay=False, housekeeping=False).run)
                 await uvicorn.Server(config).serve()
                 group.cancel_scope.cancel()
 

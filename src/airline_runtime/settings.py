@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from airline_core.booking import BookingRules
 from airline_core.catalog.model import is_iata_code
+from airline_core.reminders import ReminderRules, ReminderTiming
 from airline_core.search import ConnectionRules
 
 __all__ = ["RateLimits", "Settings", "SettingsError", "normalize_database_url"]
@@ -214,6 +215,52 @@ def _booking(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _cron(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = " ".join((environ.get(name) or default).split())
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as error:
+        raise SettingsError(
+            f"{name}: {value!r} is not a crontab expression such as '* * * * *' ({error})"
+        ) from None
+    return value
+
+
+def _reminders(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The reminder timings (``AIRLINE_REMINDER_*``) and the scheduler's cron expressions."""
+    week = 7 * 24
+    check_in = _integer(environ, "AIRLINE_REMINDER_CHECK_IN_HOURS", 48, 1, week)
+    closes = _integer(environ, "AIRLINE_REMINDER_CHECK_IN_CLOSES_MINUTES", 60, 0, 24 * 60)
+    if closes >= check_in * 60:
+        raise SettingsError(
+            "AIRLINE_REMINDER_CHECK_IN_CLOSES_MINUTES: must be shorter than "
+            f"AIRLINE_REMINDER_CHECK_IN_HOURS ({check_in} h)"
+        )
+    name = "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE"
+    by_airline: list[tuple[str, int]] = []
+    for item in _list(environ, name):
+        code, equals, hours = item.partition("=")
+        code = code.strip().upper()
+        if not equals or len(code) != 2 or not code.isalnum() or not hours.strip().isdigit():
+            raise SettingsError(f"{name}: {item!r} is not AIRLINE=HOURS, such as BA=24")
+        if not closes < int(hours) * 60 <= week * 60:
+            raise SettingsError(f"{name}: {item!r} must open before check-in closes, within a week")
+        by_airline.append((code, int(hours)))
+    boarding = _integer(environ, "AIRLINE_REMINDER_BOARDING_PASS_MINUTES", 180, 31, 24 * 60)
+    deadline = _integer(environ, "AIRLINE_REMINDER_PAYMENT_DEADLINE_MINUTES", 10, 2, 24 * 60)
+    return {
+        "check_in_hours": check_in,
+        "check_in_closes_minutes": closes,
+        "check_in_hours_by_airline": tuple(by_airline),
+        "boarding_pass_minutes": boarding,
+        "payment_deadline_minutes": deadline,
+        "reminder_sweep_cron": _cron(environ, "AIRLINE_REMINDER_SWEEP_CRON", "* * * * *"),
+        "housekeeping_cron": _cron(environ, "AIRLINE_HOUSEKEEPING_CRON", "* * * * *"),
+    }
+
+
 def _connections(environ: Mapping[str, str]) -> dict[str, Any]:
     """``AIRLINE_MIN_CONNECTION_MINUTES``, ``AIRLINE_MAX_CONNECTION_MINUTES`` and
     ``AIRLINE_CONNECTION_MINUTES_AT`` (``LHR=75,JFK=60``), checked together."""
@@ -283,8 +330,18 @@ class Settings:
     max_held_seats: int = 9
     sales_close_minutes: int = 30
     #: How often each API process runs the booking housekeeping (0: never; then run
-    #: ``airline bookings expire`` from cron).
+    #: ``airline scheduler`` or ``airline bookings expire`` from cron).
     sweep_seconds: int = 60
+    #: Reminders: check-in opens (hours before departure, per airline too) and closes
+    #: (minutes before), the boarding pass and the payment deadline (minutes before).
+    check_in_hours: int = 48
+    check_in_closes_minutes: int = 60
+    check_in_hours_by_airline: tuple[tuple[str, int], ...] = ()
+    boarding_pass_minutes: int = 180
+    payment_deadline_minutes: int = 10
+    #: ``airline scheduler``: when the reminder sweep and the booking housekeeping run (UTC).
+    reminder_sweep_cron: str = "* * * * *"
+    housekeeping_cron: str = "* * * * *"
     #: Payments: the built-in ``test`` gateway (documented tokens) or ``stripe``.
     payment_gateway: str = "test"
     stripe_secret_key: str = field(default="", repr=False)
@@ -325,6 +382,21 @@ class Settings:
             payment_window=timedelta(minutes=self.payment_window_minutes),
             max_held_seats=self.max_held_seats,
             sales_close=timedelta(minutes=self.sales_close_minutes),
+        )
+
+    def reminder_rules(self) -> ReminderRules:
+        closes = timedelta(minutes=self.check_in_closes_minutes)
+        return ReminderRules(
+            check_in=ReminderTiming(timedelta(hours=self.check_in_hours), closes),
+            check_in_by_airline={
+                code: timedelta(hours=hours) for code, hours in self.check_in_hours_by_airline
+            },
+            boarding_pass=ReminderTiming(
+                timedelta(minutes=self.boarding_pass_minutes), timedelta(minutes=30)
+            ),
+            payment_deadline=ReminderTiming(
+                timedelta(minutes=self.payment_deadline_minutes), timedelta(minutes=1)
+            ),
         )
 
     def connection_rules(self) -> ConnectionRules:
@@ -400,6 +472,7 @@ class Settings:
             log_flush_ms=_integer(environ, "AIRLINE_LOG_FLUSH_MS", 100, 0, 10_000),
             **_connections(environ),
             **_booking(environ),
+            **_reminders(environ),
             **_payments(environ),
             **_messaging(environ),
             sweep_seconds=_integer(environ, "AIRLINE_SWEEP_SECONDS", 60, 0, 86_400),

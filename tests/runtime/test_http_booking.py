@@ -4,6 +4,7 @@ specific problem for each bad request."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -401,6 +402,18 @@ async def test_the_itinerary_gathers_booking_flights_and_payments(
     assert [f["id"] for f in view["flights"]] == [flight_id]
     assert view["flights"][0]["departs_at"].endswith("+00:00")
     assert [p["status"] for p in view["payments"]] == ["captured"]
+    # Check-in and boarding pass planned (the payment deadline's reminder, cancelled, is not
+    # shown), due in the departure airport's local time.
+    reminders = view["reminders"]
+    assert [(r["kind"], r["status"]) for r in reminders] == [
+        ("check_in", "planned"),
+        ("boarding_pass", "planned"),
+    ]
+    departs = datetime.fromisoformat(view["flights"][0]["departs_at"])
+    due = [datetime.fromisoformat(r["due_at"]) for r in reminders]
+    assert [departs - instant for instant in due] == [timedelta(hours=48), timedelta(hours=3)]
+    assert all(r["due_at"].endswith("+00:00") for r in reminders)  # LHR in March is on GMT
+    assert {r["flight_id"] for r in reminders} == {flight_id}
     bob = await sign_up(client, "bob")
     problem(await client.get(f"{API}/bookings/{reference}/itinerary", headers=bob), 404)
 

@@ -27,6 +27,7 @@ from airline_core.memory import (
     MemoryOfferStore,
     MemoryPaymentStore,
     MemoryRefreshTokenStore,
+    MemoryReminderStore,
     MemoryUserStore,
 )
 from airline_runtime.bootstrap import Runtime
@@ -60,6 +61,7 @@ def airline() -> Airline:
         payments=MemoryPaymentStore(catalog, keys),
         idempotency_keys=keys,
         outbox=catalog.outbox,
+        reminders=MemoryReminderStore(catalog),
         password_hasher=FAST_HASHER,
         access_tokens=TOKENS,
         # Real time: JWT expiry is checked against the real clock.

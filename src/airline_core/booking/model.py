@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airline_core.catalog.model import Airplane, Flight
     from airline_core.events import Event
     from airline_core.idempotency import KeptKey, StoredAnswer
+    from airline_core.reminders.model import Reminder
 
 __all__ = [
     "LOCATOR_ALPHABET",
@@ -319,11 +320,12 @@ class PaymentPlan:
 class HoldPlan:
     """What a hold decided: a new booking to store (with the key's answer, for a keyed
     request), or, with no booking, the key's kept answer to send again. ``events`` go to the
-    outbox in the hold's transaction."""
+    outbox and ``reminders`` are planned in the hold's transaction."""
 
     booking: Booking | None = None
     answer: StoredAnswer | None = None
     events: tuple[Event, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
 
 
 class PaymentStatus(StrEnum):

@@ -56,6 +56,7 @@ from airline_core.ports import (
     PaymentStore,
 )
 from airline_core.pricing import Pricing
+from airline_core.reminders.service import Reminders
 from airline_core.search.legs import Leg
 
 __all__ = ["Payments"]
@@ -90,6 +91,8 @@ class Payments:
     rules: BookingRules = field(factory=BookingRules)
     #: Keeps the answers of keyed payments' refusals and failures (set by the facade).
     idempotency: Idempotency | None = None
+    #: Plans a confirmed booking's check-in and boarding-pass reminders (set by the facade).
+    reminders: Reminders | None = None
 
     async def pay(
         self,
@@ -180,8 +183,15 @@ class Payments:
             event = BookingConfirmed(
                 occurred_at=confirmed_at, booking=confirmed, payment_id=captured.id
             )
+            replan = None if self.reminders is None else self.reminders.on_confirm(confirmed_at)
             if not await self.payments.confirm(
-                captured, booking, confirmed_at, key=key, answer=answer, events=(event,)
+                captured,
+                booking,
+                confirmed_at,
+                key=key,
+                answer=answer,
+                events=(event,),
+                replan=replan,
             ):
                 await self._give_back(captured)
         except AirlineError as error:

@@ -78,6 +78,7 @@ from airline_core.ports import (
     OfferStore,
 )
 from airline_core.pricing import Pricing
+from airline_core.reminders.service import Reminders
 from airline_core.search.connections import ConnectionRules
 from airline_core.search.legs import Leg
 from airline_core.validation import Rules
@@ -341,6 +342,8 @@ class Bookings:
     payments: Payments | None = None
     #: Keeps the answers of keyed holds' refusals (set by the facade).
     idempotency: Idempotency | None = None
+    #: Plans each hold's payment-deadline reminder (set by the facade).
+    reminders: Reminders | None = None
     _layouts: AirplaneLayouts = field(init=False)
     _picking: _Picking = field(factory=_Picking, init=False)
 
@@ -533,6 +536,7 @@ class Bookings:
             booking=booking,
             answer=None if key is None else key.render(booking),
             events=(BookingHeld(occurred_at=now, booking=booking),),
+            reminders=() if self.reminders is None else self.reminders.for_hold(booking, now),
         )
 
     @staticmethod

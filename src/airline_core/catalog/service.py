@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 from attrs import define, frozen
@@ -47,6 +47,17 @@ from airline_core.ids import new_id
 from airline_core.pagination import KeysetWindow, Page, PageRequest, make_page
 from airline_core.ports import AirplaneStore, AirportStore, CityStore, Clock, FlightStore
 from airline_core.validation import Rules
+
+if TYPE_CHECKING:
+    from airline_core.ports import Replan
+
+
+class FlightChangePlanner(Protocol):
+    """What re-plans travellers' reminders when a flight changes
+    (:class:`airline_core.reminders.Reminders`; its module needs this package first)."""
+
+    def on_flight_change(self, flight: Flight, now: datetime) -> Replan: ...
+
 
 __all__ = ["Airplanes", "Airports", "Cities", "FlightDraft", "Flights"]
 
@@ -297,6 +308,9 @@ class Flights:
     airplanes: AirplaneStore
     airports: AirportStore
     clock: Clock
+    #: Re-plans the reminders of the bookings on a flight whose time or status changes (set
+    #: by the facade).
+    reminders: FlightChangePlanner | None = None
 
     async def create(
         self,
@@ -478,12 +492,19 @@ class Flights:
         # this one's package first.)
         from airline_core.events import FlightChanged
 
+        now = self.clock.now()
+        travellers_hear = bool(changes.keys() & {"departs_at", "arrives_at", "status"})
         events = (
-            (FlightChanged(occurred_at=self.clock.now(), flight=updated, previous=flight),)
-            if changes.keys() & {"departs_at", "arrives_at", "status"}
+            (FlightChanged(occurred_at=now, flight=updated, previous=flight),)
+            if travellers_hear
             else ()
         )
-        await self.store.update(updated, events)
+        replan = (
+            self.reminders.on_flight_change(updated, now)
+            if travellers_hear and self.reminders is not None
+            else None
+        )
+        await self.store.update(updated, events, replan)
         return updated
 
     async def delete(self, flight_id: str) -> None:

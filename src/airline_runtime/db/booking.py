@@ -35,7 +35,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, evolve
 from sqlalchemy import (
@@ -77,6 +77,7 @@ from airline_core.idempotency import KeyedRequest, StoredAnswer
 from airline_core.money import Money
 from airline_core.pagination import KeysetWindow
 from airline_core.ports import CabinSeats
+from airline_core.reminders.model import ReminderChanges
 from airline_runtime.db.catalog import (
     _AIRPLANE_BY_ID,
     _FLIGHT_BY_ID,
@@ -89,8 +90,12 @@ from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.idempotency import KEY_COLUMNS, kept_key, store_key
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.outbox import add_events
+from airline_runtime.db.reminder_rows import cancel_planned, replan_bookings, write_changes
 from airline_runtime.db.tables import bookings, flights, offers, payments, seats, users
 from airline_runtime.db.tables import idempotency_keys as keys
+
+if TYPE_CHECKING:
+    from airline_core.ports import Replan
 
 __all__ = [
     "SQLAlchemyBookingStore",
@@ -453,6 +458,8 @@ class SQLAlchemyBookingStore:
                 replace = context.kept is not None
                 await store_key(connection, key, now, decided.answer, replace=replace)
             await add_events(connection, [encode(event) for event in decided.events], now)
+            if decided.reminders:
+                await write_changes(connection, ReminderChanges(add=decided.reminders), now, "")
             for flight_id, count in fresh.items():
                 counted = await connection.execute(
                     _TAKE[booking.cabin], {"flight": flight_id, "count": count}
@@ -583,6 +590,7 @@ class SQLAlchemyBookingStore:
                         _GIVE_BACK[booking.cabin], {"flight": flight_id, "count": freed}
                     )
             await add_events(connection, encoded, now)
+            await cancel_planned(connection, booking.id, now, f"the booking was {status}")
             return True
 
         return await self.db.write(work)
@@ -861,6 +869,7 @@ class SQLAlchemyPaymentStore:
         key: KeyedRequest[Any] | None = None,
         answer: StoredAnswer | None = None,
         events: Sequence[Event] = (),
+        replan: Replan | None = None,
     ) -> bool:
         encoded = [encode(event) for event in events]
         confirm = {
@@ -890,6 +899,11 @@ class SQLAlchemyPaymentStore:
             if key is not None and answer is not None:
                 await store_key(connection, key, now, answer, replace=True)
             await add_events(connection, encoded, now)
+            if replan is not None:
+                # After the seats were sold: a flight change re-planning this booking's
+                # reminders locks them first, so the flights read here are its new ones.
+                confirmed = booking.confirmed_by(payment.amount, now)
+                await replan_bookings(connection, [confirmed], replan, now, "the booking was paid")
 
         try:
             await self.db.write(work)

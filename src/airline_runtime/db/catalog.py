@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cattrs
 from attrs import define
@@ -43,6 +43,9 @@ from airline_runtime.db.engine import Database, integrity_errors
 from airline_runtime.db.keysets import keyset, window_key
 from airline_runtime.db.outbox import add_events
 from airline_runtime.db.tables import airplanes, airports, cities, flights, seats
+
+if TYPE_CHECKING:
+    from airline_core.ports import Replan
 
 __all__ = [
     "SQLAlchemyAirplaneStore",
@@ -502,7 +505,9 @@ class SQLAlchemyFlightStore:
             }
         return seats
 
-    async def update(self, flight: Flight, events: Sequence[Event] = ()) -> None:
+    async def update(
+        self, flight: Flight, events: Sequence[Event] = (), replan: Replan | None = None
+    ) -> None:
         values = _flight_values(flight)
         encoded = [encode(event) for event in events]
         current = await self.get(flight.id)
@@ -524,6 +529,9 @@ class SQLAlchemyFlightStore:
                 await connection.execute(delete(seats).where(seats.c.flight_id == flight.id))
             if updated and encoded:
                 await add_events(connection, encoded, encoded[0].occurred_at)
+            if updated and replan is not None:
+                now = encoded[0].occurred_at if encoded else datetime.now(UTC)
+                await _replan_travellers(connection, flight, replan, now)
             return updated
 
         if not await self.db.write(work):
@@ -592,3 +600,33 @@ class SQLAlchemyFlightStore:
         async with self.db.read() as connection:
             found = await connection.scalar(select(exists().where(condition)))
         return bool(found)
+
+
+async def _replan_travellers(
+    connection: AsyncConnection, flight: Flight, replan: Replan, now: datetime
+) -> None:
+    """Re-plan the reminders of every held or confirmed booking with seats on ``flight``.
+
+    The seat rows are read with a shared lock: a payment confirming a booking of the flight
+    sells its seats first, so either it waits here for this transaction (and then plans on the
+    new time) or this waits for it (and then sees the booking confirmed)."""
+    # Imported here: the booking store imports this module.
+    from airline_runtime.db.booking import _booking
+    from airline_runtime.db.reminder_rows import replan_bookings
+    from airline_runtime.db.tables import bookings
+
+    holders = (
+        select(seats.c.booking_id)
+        .where(seats.c.flight_id == flight.id, seats.c.booking_id.is_not(None))
+        .with_for_update(read=True)
+    )
+    booking_ids = sorted({row.booking_id for row in await connection.execute(holders)})
+    if not booking_ids:
+        return
+    rows = await connection.execute(
+        select(bookings).where(
+            bookings.c.id.in_(booking_ids), bookings.c.status.in_(("held", "confirmed"))
+        )
+    )
+    found = [_booking(row) for row in rows]
+    await replan_bookings(connection, found, replan, now, f"flight {flight.number} changed")

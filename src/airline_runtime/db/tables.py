@@ -45,6 +45,7 @@ __all__ = [
     "outbox",
     "payments",
     "refresh_tokens",
+    "reminders",
     "seats",
     "users",
 ]
@@ -382,5 +383,31 @@ notifications = Table(
     Column("at", PreciseUTCDateTime(), nullable=False, index=True),
     Column("provider_id", String(255)),
     Column("error", Text),
+    **_MYSQL_TABLE,
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", ascii_code(ID), primary_key=True),
+    # No foreign key: a reminder outlives nothing it points at (bookings are never deleted),
+    # and the sweep's claims should not lock booking rows.
+    Column("booking_id", ascii_code(ID), nullable=False, index=True),
+    Column("reference", ascii_code(6), nullable=False, index=True),
+    # check_in, boarding_pass, payment_deadline, flight_changed.
+    Column("kind", ascii_code(24), nullable=False),
+    Column("flight_id", ascii_code(ID)),
+    Column("due_at", PreciseUTCDateTime(), nullable=False),
+    Column("expires_at", PreciseUTCDateTime(), nullable=False),
+    # planned, sent, cancelled or skipped.
+    Column("status", ascii_code(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", ascii_code(64)),
+    Column("claimed_until", PreciseUTCDateTime()),
+    Column("created_at", PreciseUTCDateTime(), nullable=False),
+    Column("settled_at", PreciseUTCDateTime()),
+    Column("note", String(255)),
+    # The sweep's claim walks this: planned reminders, soonest first.
+    Index("ix_reminders_due", "status", "due_at"),
     **_MYSQL_TABLE,
 )

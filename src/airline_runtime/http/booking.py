@@ -21,6 +21,7 @@ from msgspec import Meta, Struct
 from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
 from airline_core.booking.model import Payment, check_born_on
+from airline_core.catalog.model import time_zone
 from airline_core.idempotency import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -28,6 +29,7 @@ from airline_core.idempotency import (
     StoredAnswer,
     fingerprint,
 )
+from airline_core.reminders import Reminder
 from airline_core.validation import Rules
 from airline_runtime.http.catalog import After, AirlineDependency, Before, Limit
 from airline_runtime.http.guards import principal_of, signed_in
@@ -403,10 +405,33 @@ _IDEMPOTENCY_DOC = (
 )
 
 
+class ReminderOut(Struct):
+    kind: Annotated[
+        str, Meta(description="check_in, boarding_pass, payment_deadline or flight_changed")
+    ]
+    status: Annotated[str, Meta(description="planned, sent or skipped")]
+    due_at: Annotated[
+        str, Meta(description="when it goes out, in the departure airport's local time")
+    ]
+    flight_id: str | None = None
+    note: Annotated[str | None, Meta(description="why it was skipped")] = None
+
+
+def reminder_out(reminder: Reminder, zone: str) -> ReminderOut:
+    return ReminderOut(
+        kind=reminder.kind.value,
+        status=reminder.status.value,
+        due_at=reminder.due_at.astimezone(time_zone(zone)).isoformat(),
+        flight_id=reminder.flight_id,
+        note=reminder.note,
+    )
+
+
 class ItineraryOut(Struct):
     booking: BookingOut
     flights: list[FlightOut]
     payments: list[PaymentOut]
+    reminders: list[ReminderOut]
 
 
 class ItineraryResponse(Struct):
@@ -537,8 +562,9 @@ class BookingController(Controller):
         "/{reference:str}/itinerary",
         summary="A booking's itinerary",
         description=(
-            "One answer with the booking, its flights as they are now (local times, status) "
-            "and its payments."
+            "One answer with the booking, its flights as they are now (local times, status), "
+            "its payments and its reminders (planned, sent or skipped; times in the local time "
+            "of the departure airport of the flight they are about, or of the first flight)."
         ),
         responses=problem_responses(401, 404),
     )
@@ -546,11 +572,17 @@ class BookingController(Controller):
         self, airline: AirlineDependency, request: Request[Any, Any, Any], reference: FromPath[str]
     ) -> ItineraryResponse:
         view = await airline.itinerary(reference, _principal(request))
+        zones = {flight.id: flight.origin_time_zone for flight in view.flights}
+        first = view.flights[0].origin_time_zone if view.flights else "UTC"
         return ItineraryResponse(
             data=ItineraryOut(
                 booking=booking_out(view.booking, airline.clock.now()),
                 flights=[flight_out(flight) for flight in view.flights],
                 payments=[payment_out(payment) for payment in view.payments],
+                reminders=[
+                    reminder_out(reminder, zones.get(reminder.flight_id or "", first))
+                    for reminder in view.reminders
+                ],
             )
         )
 

@@ -29,7 +29,7 @@ from airline_runtime.notify.files import FileNotifier
 from airline_runtime.notify.templates import Templates
 from airline_runtime.notify.worker import NotificationWorker
 
-__all__ = ["Messaging", "build_notifiers", "run_messaging"]
+__all__ = ["Messaging", "build_notifiers", "open_messaging", "run_messaging"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ class Messaging:
 
 
 @asynccontextmanager
-async def _messaging(runtime: Runtime, stack: AsyncExitStack) -> AsyncIterator[Messaging]:
+async def open_messaging(runtime: Runtime, stack: AsyncExitStack) -> AsyncIterator[Messaging]:
+    """The worker and the publisher of this process (on the in-process bus the publisher hands
+    events to the worker; with RabbitMQ it publishes to the broker)."""
     if runtime.database is None:
         raise RuntimeError("the relay and the worker need a runtime with a database")
     worker = NotificationWorker(
@@ -137,7 +139,7 @@ async def _forget_old(worker: NotificationWorker) -> None:
 async def run_messaging(runtime: Runtime, *, relay: bool = True, consume: bool = True) -> None:
     """Run the relay and/or the worker until cancelled. With the in-process bus both run
     whatever is asked (neither works without the other there)."""
-    async with AsyncExitStack() as stack, _messaging(runtime, stack) as messaging:
+    async with AsyncExitStack() as stack, open_messaging(runtime, stack) as messaging:
         broker = runtime.broker
         if broker is None:
             relay = consume = True

@@ -7,8 +7,16 @@ Templates see ``name`` (the recipient), ``booking``, ``event``, ``flights`` (num
 destination, and departure and arrival in each airport's local time), ``seats``, ``total``,
 ``passengers``, ``cabin``, ``pay_by`` and ``price_guaranteed_until`` (in the first departure's
 local time), and per event ``refund``/``refund_is_zero`` (cancelled) or ``reason`` (payment
-failed). An unknown name in a template is an error, not an empty string: a typo in an
-override fails its messages (dead-lettered with the reason) instead of sending blanks.
+failed). A reminder (``reminder_<kind>``: ``reminder_check_in``, ``reminder_boarding_pass``,
+``reminder_payment_deadline``, ``reminder_flight_changed``) also sees ``kind`` (the reminder's
+kind), ``flight`` (the flight it is about, as an entry of ``flights`` is: its own flight, else
+the booking's first; ``None`` when the booking has no flight left), ``flight_seats`` (the seats
+on that flight, ``Ann Traveller: 12A``) and ``due`` (when it fell due, in the local time of
+that flight's origin). Every event has these names: ``""``, ``None``, ``[]`` and ``""`` when it
+is no reminder. Flights are as they are now, so a changed flight shows its new time and status
+(``scheduled``, ``delayed``, ``cancelled``). An unknown name in a template is an error, not an
+empty string: a typo in an override fails its messages (dead-lettered with the reason) instead
+of sending blanks.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from attrs import define, field
 
 from airline_core.booking.model import Booking
 from airline_core.catalog.model import Flight
-from airline_core.events import BookingCancelled, Event, PaymentFailed
+from airline_core.events import BookingCancelled, Event, PaymentFailed, ReminderDue
 from airline_core.money import Money
 from airline_core.notifications import Channel, EmailMessage, Notice, SmsMessage
 
@@ -56,18 +64,30 @@ _REASONS = {
 }
 
 
-def _seats(booking: Booking, flights: Sequence[Flight]) -> list[str]:
+def _seats(booking: Booking, flights: Sequence[Flight], only: str | None = None) -> list[str]:
     """``Ann Traveller: 12A`` per seat (``on BA117`` added when the booking has several
-    flights)."""
+    flights); with ``only``, the seats on that flight alone, without the flight."""
     numbers = {flight.id: flight.number for flight in flights}
     lines = []
-    for seat in booking.seats:
+    for seat in booking.seats if only is None else booking.seats_on(only):
         passenger = booking.passengers[seat.passenger]
         line = f"{passenger.given_name} {passenger.family_name}: {seat.seat}"
-        if len(booking.flight_ids) > 1:
+        if only is None and len(booking.flight_ids) > 1:
             line += f" on {numbers.get(seat.flight_id, 'a flight no longer scheduled')}"
         lines.append(line)
     return lines
+
+
+def _flight_view(flight: Flight) -> dict[str, str]:
+    """A flight as templates see it: its times in each airport's local time."""
+    return {
+        "number": flight.number,
+        "origin": flight.origin,
+        "destination": flight.destination,
+        "departs": local_time(flight.departs_at, flight.origin_time_zone),
+        "arrives": local_time(flight.arrives_at, flight.destination_time_zone),
+        "status": flight.status.value,
+    }
 
 
 @define
@@ -97,20 +117,11 @@ class Templates:
         ``name``): made once per event, however many notices it sends."""
         booking = event.booking  # type: ignore[attr-defined]
         zone = flights[0].origin_time_zone if flights else "UTC"
+        views = [_flight_view(flight) for flight in flights]
         context: dict[str, Any] = {
             "event": event,
             "booking": booking,
-            "flights": [
-                {
-                    "number": flight.number,
-                    "origin": flight.origin,
-                    "destination": flight.destination,
-                    "departs": local_time(flight.departs_at, flight.origin_time_zone),
-                    "arrives": local_time(flight.arrives_at, flight.destination_time_zone),
-                    "status": flight.status.value,
-                }
-                for flight in flights
-            ],
+            "flights": views,
             "seats": _seats(booking, flights),
             "total": _money(booking.total),
             "passengers": len(booking.passengers),
@@ -120,12 +131,28 @@ class Templates:
             "refund": None,
             "refund_is_zero": False,
             "reason": "",
+            "kind": "",
+            "flight": None,
+            "flight_seats": [],
+            "due": "",
         }
         if isinstance(event, BookingCancelled) and event.refund is not None:
             context["refund"] = _money(event.refund)
             context["refund_is_zero"] = event.refund.minor_units == 0
         if isinstance(event, PaymentFailed):
             context["reason"] = _REASONS.get(event.code, event.code.replace("_", " "))
+        if isinstance(event, ReminderDue):
+            # Its own flight; a payment deadline has none, and a flight deleted since is not
+            # among ``flights``: the first flight then.
+            index = next((i for i, flight in enumerate(flights) if flight.id == event.flight_id), 0)
+            about = flights[index] if flights else None
+            context["kind"] = event.kind
+            context["flight"] = views[index] if views else None
+            if about is not None:
+                context["flight_seats"] = _seats(booking, [about], about.id)
+            context["due"] = local_time(
+                event.due_at, about.origin_time_zone if about is not None else zone
+            )
         return context
 
     def render(self, notice: Notice, context: Mapping[str, Any]) -> EmailMessage | SmsMessage:

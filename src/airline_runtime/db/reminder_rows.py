@@ -1,0 +1,158 @@
+"""Reminder rows as the stores that change bookings and flights write them, in their own
+transactions (the sweep's store is :mod:`airline_runtime.db.reminders`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from airline_core.booking.model import Booking
+from airline_core.catalog.model import Flight
+from airline_core.reminders.model import (
+    Reminder,
+    ReminderChanges,
+    ReminderContext,
+    ReminderStatus,
+)
+from airline_runtime.db.catalog import _FLIGHT_ROWS, _flight
+from airline_runtime.db.tables import flights, reminders
+
+if TYPE_CHECKING:
+    from airline_core.ports import Replan
+
+__all__ = [
+    "PLANNED",
+    "cancel_planned",
+    "reminder_from_row",
+    "reminder_values",
+    "replan_bookings",
+    "write_changes",
+]
+
+PLANNED: Final = ReminderStatus.PLANNED.value
+_INSERT: Final = insert(reminders)
+_FLIGHTS_BY_ID: Final = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
+_OF_BOOKINGS: Final = select(reminders).where(
+    reminders.c.booking_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def reminder_values(reminder: Reminder) -> dict[str, Any]:
+    return {
+        "id": reminder.id,
+        "booking_id": reminder.booking_id,
+        "reference": reminder.reference,
+        "kind": reminder.kind.value,
+        "flight_id": reminder.flight_id,
+        "due_at": reminder.due_at,
+        "expires_at": reminder.expires_at,
+        "status": reminder.status.value,
+        "attempts": reminder.attempts,
+        "claimed_by": reminder.claimed_by,
+        "claimed_until": reminder.claimed_until,
+        "created_at": reminder.created_at,
+        "settled_at": reminder.settled_at,
+        "note": reminder.note,
+    }
+
+
+def reminder_from_row(row: Any) -> Reminder:
+    return Reminder(
+        id=row.id,
+        booking_id=row.booking_id,
+        reference=row.reference,
+        kind=row.kind,
+        flight_id=row.flight_id,
+        due_at=row.due_at,
+        expires_at=row.expires_at,
+        status=row.status,
+        attempts=int(row.attempts),
+        claimed_by=row.claimed_by,
+        claimed_until=row.claimed_until,
+        created_at=row.created_at,
+        settled_at=row.settled_at,
+        note=row.note,
+    )
+
+
+def _settled(status: ReminderStatus, now: datetime, note: str | None) -> dict[str, Any]:
+    return {
+        "status": status.value,
+        "settled_at": now,
+        "note": None if note is None else note[:255],
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+
+
+async def write_changes(
+    connection: AsyncConnection, changes: ReminderChanges, now: datetime, note: str
+) -> None:
+    """Cancel the planned reminders ``changes`` names and add its new ones."""
+    if changes.cancel:
+        await connection.execute(
+            update(reminders)
+            .where(reminders.c.id.in_(list(changes.cancel)), reminders.c.status == PLANNED)
+            .values(**_settled(ReminderStatus.CANCELLED, now, note))
+        )
+    if changes.add:
+        await connection.execute(_INSERT, [reminder_values(r) for r in changes.add])
+
+
+async def cancel_planned(
+    connection: AsyncConnection, booking_id: str, now: datetime, note: str
+) -> None:
+    """Cancel every planned reminder of the booking (it was cancelled or expired)."""
+    await connection.execute(
+        update(reminders)
+        .where(reminders.c.booking_id == booking_id, reminders.c.status == PLANNED)
+        .values(**_settled(ReminderStatus.CANCELLED, now, note))
+    )
+
+
+async def flights_by_id(
+    connection: AsyncConnection, flight_ids: Sequence[str]
+) -> dict[str, Flight]:
+    if not flight_ids:
+        return {}
+    rows = await connection.execute(_FLIGHTS_BY_ID, {"ids": sorted(set(flight_ids))})
+    return {flight.id: flight for flight in map(_flight, rows)}
+
+
+async def replan_bookings(
+    connection: AsyncConnection,
+    found: Sequence[Booking],
+    replan: Replan,
+    now: datetime,
+    note: str,
+) -> None:
+    """Re-plan the reminders of each booking of ``found`` (as the change leaves it), on its
+    flights and reminders as this transaction reads them: three reads and two writes however
+    many bookings there are."""
+    if not found:
+        return
+    flights_of = await flights_by_id(
+        connection, [flight_id for booking in found for flight_id in booking.flight_ids]
+    )
+    existing: dict[str, list[Reminder]] = {}
+    rows = await connection.execute(_OF_BOOKINGS, {"ids": [booking.id for booking in found]})
+    for row in rows:
+        existing.setdefault(row.booking_id, []).append(reminder_from_row(row))
+    cancel: list[str] = []
+    add: list[Reminder] = []
+    for booking in found:
+        context = ReminderContext(
+            booking=booking,
+            flights={f: flights_of[f] for f in booking.flight_ids if f in flights_of},
+            reminders=existing.get(booking.id, ()),
+        )
+        changes = replan(context)
+        cancel.extend(changes.cancel)
+        add.extend(changes.add)
+    await write_changes(
+        connection, ReminderChanges(cancel=tuple(cancel), add=tuple(add)), now, note
+    )
