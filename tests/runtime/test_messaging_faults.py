@@ -207,10 +207,12 @@ async def book(airline: Airline, flights: list[Flight], n: int) -> str:
 
 
 async def chaos(proxy: Proxy, fleet: Fleet, rng: random.Random) -> None:
-    """Until cancelled: cut the broker for a while, or kill a relay, a worker or one of each."""
+    """Until cancelled: cut the broker for a while, or kill a relay, a worker or one of each
+    (each of them once first, whatever the timing, then at random)."""
+    first = ["worker", "cut", "relay", "both"]
     while True:
         await anyio.sleep(rng.uniform(0.2, 0.8))
-        action = rng.choice(["cut", "relay", "worker", "both"])
+        action = first.pop(0) if first else rng.choice(["cut", "relay", "worker", "both"])
         if action == "cut":
             proxy.cut()
             await anyio.sleep(rng.uniform(0.3, 1.5))
