@@ -92,6 +92,9 @@ class Scheduler:
         """The APScheduler with this process's jobs (not started). ``stack`` is where the
         relay's messaging is closed; without one the relay job is left out."""
         settings = self.runtime.settings
+        # APScheduler logs two INFO lines per run of every job (every minute); its warnings
+        # (a run skipped because the last one still runs) and errors still show.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=dict(JOB_DEFAULTS))
         now = datetime.now(UTC)
         scheduler.add_job(
