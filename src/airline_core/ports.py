@@ -197,9 +197,9 @@ class FlightStore(Protocol):
         With ``replan``, every booking holding or owning seats on the flight has its reminders
         re-planned in the same transaction: ``replan`` gets each one's
         :class:`~airline_core.reminders.model.ReminderContext` (the flights as updated) and
-        its changes are written. The flight's seat rows are read with a lock, so a payment
-        confirming a booking of the flight meanwhile is either seen confirmed here or reads
-        the updated flight when it plans.
+        its changes are written. The flight's seat rows are read with a lock before the flight
+        is written, so a payment confirming a booking of the flight meanwhile is either seen
+        confirmed here (and re-planned) or reads the updated flight when it plans.
 
         :raises NotFound: no flight has that id.
         :raises AlreadyExists: its number already departs on its (new) local date.

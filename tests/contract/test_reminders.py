@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from airline_core import Principal
@@ -261,3 +262,64 @@ async def test_the_itinerary_shows_reminders_but_not_cancelled_ones(stores: Stor
         ReminderKind.CHECK_IN,
         ReminderKind.BOARDING_PASS,
     ]
+
+
+async def test_a_deadline_kept_to_the_second_is_not_replanned_for_nothing(
+    stores: Stores,
+) -> None:
+    """MariaDB keeps a hold's deadline in whole seconds and its reminder to the microsecond:
+    re-planning on the stored booking must still see the same reminder."""
+    flight = await scheduled(stores)
+    stores.clock.advance(microseconds=123_456)
+    ann = await customer(stores.airline)
+    reference = await held(stores, ann)
+    later = flight.departs_at + timedelta(hours=1)
+    await stores.airline.flights.update(
+        flight.id, departs_at=later, arrives_at=flight.arrives_at + timedelta(hours=1)
+    )
+    after = await reminders_of(stores, reference)
+    assert sorted((r.kind, r.status) for r in after) == sorted(
+        [(ReminderKind.PAYMENT_DEADLINE, PLANNED), (ReminderKind.FLIGHT_CHANGED, PLANNED)]
+    )
+
+
+async def test_bookings_paid_while_the_flight_moves_end_planned_on_its_final_time(
+    stores: Stores,
+) -> None:
+    """Holds, payments and retimings of one flight at once: no deadlock gets through, and
+    every confirmed booking ends with its check-in and boarding pass at the flight's last
+    time and nothing planned at an earlier one."""
+    flight = await scheduled(stores)
+    airline = stores.airline
+    travellers = [await customer(airline, f"t{n}") for n in range(8)]
+    references: list[str] = []
+
+    async def book(who: Principal) -> None:
+        offer = await airline.offer(who.user_id, [flight.id], "economy", 1)
+        booking = await airline.hold(who, offer.id, party(1))
+        await airline.pay(who, booking.reference, booking.total, "pm_card_visa")
+        references.append(booking.reference)
+
+    departs = flight.departs_at
+
+    async def retime() -> None:
+        nonlocal departs
+        for _ in range(4):
+            departs += timedelta(minutes=30)
+            await airline.flights.update(
+                flight.id, departs_at=departs, arrives_at=departs + timedelta(hours=8)
+            )
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as group:
+        for who in travellers:
+            group.start_soon(book, who)
+        group.start_soon(retime)
+    assert len(references) == len(travellers)
+    for reference in references:
+        planned = {
+            r.kind: r.due_at for r in await reminders_of(stores, reference) if r.status is PLANNED
+        }
+        assert planned[ReminderKind.CHECK_IN] == departs - timedelta(hours=48), reference
+        assert planned[ReminderKind.BOARDING_PASS] == departs - timedelta(hours=3), reference
+        assert ReminderKind.PAYMENT_DEADLINE not in planned

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airline_core.booking.model import Booking, BookingStatus
 from airline_core.catalog.model import Flight, FlightStatus
@@ -164,13 +164,21 @@ def replan(
             continue
         current = planned.pop(reminder.slot, None)
         if current is not None:
-            if (current.due_at, current.expires_at) == (reminder.due_at, reminder.expires_at):
+            if _same_instant(current.due_at, reminder.due_at) and _same_instant(
+                current.expires_at, reminder.expires_at
+            ):
                 continue
             cancel.append(current.id)
         add.append(reminder)
     cancel.extend(reminder.id for reminder in planned.values())
     add.extend(notices)
     return ReminderChanges(cancel=tuple(cancel), add=tuple(add))
+
+
+def _same_instant(one: datetime, other: datetime) -> bool:
+    """Equal to the second: a database may keep an anchor (a hold's deadline) in whole seconds
+    and its reminder to the microsecond, or round where another truncates."""
+    return abs(one - other) < timedelta(seconds=1)
 
 
 def why_not_send(  # noqa: PLR0911 - one rule per return

@@ -590,6 +590,8 @@ class SQLAlchemyBookingStore:
                         _GIVE_BACK[booking.cabin], {"flight": flight_id, "count": freed}
                     )
             await add_events(connection, encoded, now)
+            # After the seats: a flight update re-planning this booking locks its seats and
+            # then its reminders, so the other order would deadlock with it.
             await cancel_planned(connection, booking.id, now, f"the booking was {status}")
             return True
 

@@ -520,6 +520,10 @@ class SQLAlchemyFlightStore:
             statement = statement.where(~_taken_seats(flight.id))
 
         async def work(connection: AsyncConnection) -> int:
+            # The travellers' seat rows are locked before the flight's row, in the order a
+            # hold or a release takes them (its seats, then the flight's seats left): the
+            # other order deadlocked with a hold on the flight.
+            travellers = [] if replan is None else await _lock_travellers(connection, flight.id)
             with integrity_errors(
                 duplicate=f"{flight.number} already departs on {flight.departs_on}",
                 reference=f"airplane {flight.airplane_id} does not exist",
@@ -529,9 +533,9 @@ class SQLAlchemyFlightStore:
                 await connection.execute(delete(seats).where(seats.c.flight_id == flight.id))
             if updated and encoded:
                 await add_events(connection, encoded, encoded[0].occurred_at)
-            if updated and replan is not None:
+            if updated and replan is not None and travellers:
                 now = encoded[0].occurred_at if encoded else datetime.now(UTC)
-                await _replan_travellers(connection, flight, replan, now)
+                await _replan_travellers(connection, flight, travellers, replan, now)
             return updated
 
         if not await self.db.write(work):
@@ -602,27 +606,32 @@ class SQLAlchemyFlightStore:
         return bool(found)
 
 
-async def _replan_travellers(
-    connection: AsyncConnection, flight: Flight, replan: Replan, now: datetime
-) -> None:
-    """Re-plan the reminders of every held or confirmed booking with seats on ``flight``.
+async def _lock_travellers(connection: AsyncConnection, flight_id: str) -> list[str]:
+    """The ids of the bookings with seats on the flight, their seat rows read with a shared
+    lock: a payment confirming one of them sells its seats first, so either it waits for this
+    transaction (and then plans on the flight's new time) or this waits for it (and then sees
+    the booking confirmed and re-plans it)."""
+    holders = (
+        select(seats.c.booking_id)
+        .where(seats.c.flight_id == flight_id, seats.c.booking_id.is_not(None))
+        .with_for_update(read=True)
+    )
+    return sorted({row.booking_id for row in await connection.execute(holders)})
 
-    The seat rows are read with a shared lock: a payment confirming a booking of the flight
-    sells its seats first, so either it waits here for this transaction (and then plans on the
-    new time) or this waits for it (and then sees the booking confirmed)."""
+
+async def _replan_travellers(
+    connection: AsyncConnection,
+    flight: Flight,
+    booking_ids: Sequence[str],
+    replan: Replan,
+    now: datetime,
+) -> None:
+    """Re-plan the reminders of the held or confirmed bookings among ``booking_ids``."""
     # Imported here: the booking store imports this module.
     from airline_runtime.db.booking import _booking
     from airline_runtime.db.reminder_rows import replan_bookings
     from airline_runtime.db.tables import bookings
 
-    holders = (
-        select(seats.c.booking_id)
-        .where(seats.c.flight_id == flight.id, seats.c.booking_id.is_not(None))
-        .with_for_update(read=True)
-    )
-    booking_ids = sorted({row.booking_id for row in await connection.execute(holders)})
-    if not booking_ids:
-        return
     rows = await connection.execute(
         select(bookings).where(
             bookings.c.id.in_(booking_ids), bookings.c.status.in_(("held", "confirmed"))

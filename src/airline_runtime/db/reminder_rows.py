@@ -36,8 +36,11 @@ __all__ = [
 PLANNED: Final = ReminderStatus.PLANNED.value
 _INSERT: Final = insert(reminders)
 _FLIGHTS_BY_ID: Final = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
-_OF_BOOKINGS: Final = select(reminders).where(
-    reminders.c.booking_id.in_(bindparam("ids", expanding=True))
+_OF_BOOKINGS: Final = (
+    select(reminders)
+    .where(reminders.c.booking_id.in_(bindparam("ids", expanding=True)))
+    .order_by(reminders.c.id)
+    .with_for_update()
 )
 
 
@@ -135,13 +138,16 @@ async def replan_bookings(
     many bookings there are."""
     if not found:
         return
+    # The reminders first, locked: a sweep settling one of them now finishes first (and this
+    # sees it sent, so it is not planned again), and a change of another flight of the same
+    # booking re-planning at once waits for this one and then reads the flights it left.
+    existing: dict[str, list[Reminder]] = {}
+    rows = await connection.execute(_OF_BOOKINGS, {"ids": sorted(b.id for b in found)})
+    for row in rows:
+        existing.setdefault(row.booking_id, []).append(reminder_from_row(row))
     flights_of = await flights_by_id(
         connection, [flight_id for booking in found for flight_id in booking.flight_ids]
     )
-    existing: dict[str, list[Reminder]] = {}
-    rows = await connection.execute(_OF_BOOKINGS, {"ids": [booking.id for booking in found]})
-    for row in rows:
-        existing.setdefault(row.booking_id, []).append(reminder_from_row(row))
     cancel: list[str] = []
     add: list[Reminder] = []
     for booking in found:
