@@ -176,15 +176,17 @@ class MemoryCatalog:
             claimed_until=None,
         )
 
+    def flights_of(self, booking: Booking | None) -> dict[str, Flight]:
+        """The booking's flights that still exist, by id."""
+        ids = () if booking is None else booking.flight_ids
+        return {f: self.flights[f] for f in ids if f in self.flights}
+
     def replan(self, booking: Booking, replan: Replan, now: datetime, note: str) -> None:
         """Run ``replan`` on the booking as stored now and write its changes."""
-        flights = {
-            flight_id: self.flights[flight_id]
-            for flight_id in booking.flight_ids
-            if flight_id in self.flights
-        }
         context = ReminderContext(
-            booking=booking, flights=flights, reminders=self.reminders_of(booking.id)
+            booking=booking,
+            flights=self.flights_of(booking),
+            reminders=self.reminders_of(booking.id),
         )
         self.apply(replan(context), now, note)
 
@@ -1017,11 +1019,7 @@ class MemoryReminderStore:
             )
             catalog.reminders[reminder.id] = mine
             booking = catalog.bookings.get(reminder.booking_id)
-            flights = {
-                flight_id: catalog.flights[flight_id]
-                for flight_id in (booking.flight_ids if booking is not None else ())
-                if flight_id in catalog.flights
-            }
+            flights = catalog.flights_of(booking)
             claimed.append(DueReminder(reminder=mine, booking=booking, flights=flights))
         return claimed
 

@@ -521,6 +521,16 @@ MetricsPortOption = Annotated[
 ]
 
 
+def _serve_metrics(runtime: Any, port: int | None) -> None:
+    """Serve the process's messaging metrics on ``AIRLINE_HOST`` at ``port``, if one is given."""
+    if port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            port, addr=runtime.settings.host, registry=runtime.messaging_metrics.registry
+        )
+
+
 def _run_messaging(*, relay: bool, consume: bool, metrics_port: int | None) -> None:
     from airline_runtime.logs import configure_logging
 
@@ -532,12 +542,7 @@ def _run_messaging(*, relay: bool, consume: bool, metrics_port: int | None) -> N
         from airline_runtime.messaging.service import run_messaging
 
         async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
-            if metrics_port is not None:
-                from prometheus_client import start_http_server
-
-                start_http_server(
-                    metrics_port, addr=settings.host, registry=runtime.messaging_metrics.registry
-                )
+            _serve_metrics(runtime, metrics_port)
             where = "RabbitMQ" if runtime.broker else "the in-process bus (relay and worker)"
             typer.echo(f"{'worker' if consume else 'relay'} running over {where}; Ctrl-C stops")
             await run_messaging(runtime, relay=relay, consume=consume)
@@ -660,12 +665,7 @@ def scheduler(
         from airline_runtime.scheduling import Scheduler
 
         async with bootstrap(settings, migrate=settings.is_embedded) as runtime:
-            if metrics_port is not None:
-                from prometheus_client import start_http_server
-
-                start_http_server(
-                    metrics_port, addr=settings.host, registry=runtime.messaging_metrics.registry
-                )
+            _serve_metrics(runtime, metrics_port)
             jobs = "reminders, housekeeping" + (", relay" if relay else "")
             typer.echo(f"scheduler running ({jobs}); Ctrl-C stops")
             await Scheduler(runtime, relay=relay).run()

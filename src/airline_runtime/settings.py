@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from attrs import field, frozen
 
 from airline_core.booking import BookingRules
-from airline_core.catalog.model import is_iata_code
+from airline_core.catalog.model import is_airline_code, is_iata_code
 from airline_core.reminders import ReminderRules, ReminderTiming
 from airline_core.search import ConnectionRules
 
@@ -215,6 +215,26 @@ def _booking(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _code_numbers(
+    environ: Mapping[str, str],
+    name: str,
+    is_code: Callable[[str], bool],
+    form: str,
+    *,
+    upper: bool = False,
+) -> list[tuple[str, int]]:
+    """A comma list of ``CODE=NUMBER`` pairs (``LHR=75,JFK=60``), each code checked by
+    ``is_code`` (upper-cased first with ``upper``); ``form`` names the expected shape."""
+    pairs: list[tuple[str, int]] = []
+    for item in _list(environ, name):
+        code, equals, number = item.partition("=")
+        code = code.strip().upper() if upper else code.strip()
+        if not equals or not is_code(code) or not number.strip().isdigit():
+            raise SettingsError(f"{name}: {item!r} is not {form}")
+        pairs.append((code, int(number)))
+    return pairs
+
+
 def _cron(environ: Mapping[str, str], name: str, default: str) -> str:
     value = " ".join((environ.get(name) or default).split())
     from apscheduler.triggers.cron import CronTrigger
@@ -239,15 +259,14 @@ def _reminders(environ: Mapping[str, str]) -> dict[str, Any]:
             f"AIRLINE_REMINDER_CHECK_IN_HOURS ({check_in} h)"
         )
     name = "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE"
-    by_airline: list[tuple[str, int]] = []
-    for item in _list(environ, name):
-        code, equals, hours = item.partition("=")
-        code = code.strip().upper()
-        if not equals or len(code) != 2 or not code.isalnum() or not hours.strip().isdigit():
-            raise SettingsError(f"{name}: {item!r} is not AIRLINE=HOURS, such as BA=24")
-        if not closes < int(hours) * 60 <= week * 60:
-            raise SettingsError(f"{name}: {item!r} must open before check-in closes, within a week")
-        by_airline.append((code, int(hours)))
+    by_airline = _code_numbers(
+        environ, name, is_airline_code, "AIRLINE=HOURS, such as BA=24", upper=True
+    )
+    for code, hours in by_airline:
+        if not closes < hours * 60 <= week * 60:
+            raise SettingsError(
+                f"{name}: {code}={hours} must open before check-in closes, within a week"
+            )
     boarding = _integer(environ, "AIRLINE_REMINDER_BOARDING_PASS_MINUTES", 180, 31, 24 * 60)
     deadline = _integer(environ, "AIRLINE_REMINDER_PAYMENT_DEADLINE_MINUTES", 10, 2, 24 * 60)
     return {
@@ -272,15 +291,10 @@ def _connections(environ: Mapping[str, str]) -> dict[str, Any]:
             "AIRLINE_MIN_CONNECTION_MINUTES: must not exceed AIRLINE_MAX_CONNECTION_MINUTES"
         )
     name = "AIRLINE_CONNECTION_MINUTES_AT"
-    at: list[tuple[str, int]] = []
-    for item in _list(environ, name):
-        code, equals, minutes = item.partition("=")
-        code = code.strip()
-        if not equals or not is_iata_code(code) or not minutes.strip().isdigit():
-            raise SettingsError(f"{name}: {item!r} is not CODE=MINUTES, such as LHR=75")
-        if not 0 <= int(minutes) <= maximum:
+    at = _code_numbers(environ, name, is_iata_code, "CODE=MINUTES, such as LHR=75")
+    for code, minutes in at:
+        if not 0 <= minutes <= maximum:
             raise SettingsError(f"{name}: {code} must be 0..{maximum} minutes (the maximum)")
-        at.append((code, int(minutes)))
     return {
         "min_connection_minutes": minimum,
         "max_connection_minutes": maximum,

@@ -123,6 +123,28 @@ async def sent_events(runtime: Runtime) -> list[str]:
     return [row.id for row in await runtime.database.fetch(query)]
 
 
+async def paid_with_overdue(runtime: Runtime, kind: ReminderKind, *, minutes: int) -> Reminder:
+    """A paid booking (of the demo catalog) with one more reminder of ``kind``, due ``minutes``
+    ago and of use for an hour; that reminder."""
+    from tests.runtime.test_workers import book_and_pay
+
+    reference = await book_and_pay(runtime)
+    booking = await runtime.airline.bookings.bookings.get(reference)
+    now = runtime.airline.clock.now()
+    overdue = Reminder(
+        id=new_id(),
+        booking_id=booking.id,
+        reference=reference,
+        kind=kind,
+        flight_id=booking.flight_ids[0],
+        due_at=now - timedelta(minutes=minutes),
+        expires_at=now + timedelta(hours=1),
+        created_at=now,
+    )
+    await runtime.airline.reminders.store.add([overdue])
+    return overdue
+
+
 @pytest.fixture
 async def two(
     mysql_empty_url: str, tmp_path: Path
@@ -298,22 +320,9 @@ async def test_a_running_scheduler_sends_what_is_due_and_its_relay_delivers_it(
         data_dir=tmp_path / "data", notifications_dir=tmp_path / "mail", sweep_seconds=0
     )
     async with bootstrap(settings, migrate=True) as runtime:
-        from tests.runtime.test_workers import book_and_pay, listing, wait_for_files
+        from tests.runtime.test_workers import listing, wait_for_files
 
-        reference = await book_and_pay(runtime)
-        booking = await runtime.airline.bookings.bookings.get(reference)
-        now = runtime.airline.clock.now()
-        due = Reminder(
-            id=new_id(),
-            booking_id=booking.id,
-            reference=reference,
-            kind=ReminderKind.BOARDING_PASS,
-            flight_id=booking.flight_ids[0],
-            due_at=now - timedelta(minutes=5),
-            expires_at=now + timedelta(hours=1),
-            created_at=now,
-        )
-        await runtime.airline.reminders.store.add([due])
+        due = await paid_with_overdue(runtime, ReminderKind.BOARDING_PASS, minutes=5)
         async with anyio.create_task_group() as group:
             group.start_soon(Scheduler(runtime).run)
             # held and confirmed emails, the confirmation's SMS, the boarding pass by both
@@ -338,22 +347,8 @@ async def test_reminders_commands_list_and_sweep(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", sweep_seconds=0)
     env = {"AIRLINE_DATA_DIR": str(settings.data_dir)}
     async with bootstrap(settings, migrate=True) as runtime:
-        from tests.runtime.test_workers import book_and_pay
-
-        reference = await book_and_pay(runtime)
-        booking = await runtime.airline.bookings.bookings.get(reference)
-        now = runtime.airline.clock.now()
-        overdue = Reminder(
-            id=new_id(),
-            booking_id=booking.id,
-            reference=reference,
-            kind=ReminderKind.FLIGHT_CHANGED,
-            flight_id=booking.flight_ids[0],
-            due_at=now - timedelta(minutes=1),
-            expires_at=now + timedelta(hours=1),
-            created_at=now,
-        )
-        await runtime.airline.reminders.store.add([overdue])
+        overdue = await paid_with_overdue(runtime, ReminderKind.FLIGHT_CHANGED, minutes=1)
+        reference = overdue.reference
 
     def invoke(*args: str) -> str:
         result = runner.invoke(cli, list(args), env=env)

@@ -57,6 +57,33 @@ def test_defaults_need_no_environment(tmp_path: Path) -> None:
         ({"AIRLINE_HOST": "my host"}, "AIRLINE_HOST"),
         ({"AIRLINE_DATABASE_URL": "oracle://x"}, "unsupported database 'oracle'"),
         ({"AIRLINE_MAX_BODY_BYTES": "10"}, "AIRLINE_MAX_BODY_BYTES: 10 is outside"),
+        (
+            {"AIRLINE_CONNECTION_MINUTES_AT": "LHR=75,jfk=60"},
+            "AIRLINE_CONNECTION_MINUTES_AT: 'jfk=60' is not CODE=MINUTES",
+        ),
+        (
+            {"AIRLINE_CONNECTION_MINUTES_AT": "LHR=999"},
+            r"AIRLINE_CONNECTION_MINUTES_AT: LHR must be 0..360 minutes",
+        ),
+        (
+            {"AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE": "BA=24,FR"},
+            "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE: 'FR' is not AIRLINE=HOURS",
+        ),
+        (
+            {"AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE": "BAW=24"},
+            "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE: 'BAW=24' is not AIRLINE=HOURS",
+        ),
+        (
+            {"AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE": "BA=200"},
+            "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE: BA=200 must open before check-in",
+        ),
+        (
+            {"AIRLINE_REMINDER_CHECK_IN_HOURS": "1"},
+            "AIRLINE_REMINDER_CHECK_IN_CLOSES_MINUTES: must be shorter",
+        ),
+        ({"AIRLINE_REMINDER_BOARDING_PASS_MINUTES": "30"}, "is outside 31..1440"),
+        ({"AIRLINE_REMINDER_SWEEP_CRON": "every minute"}, "is not a crontab expression"),
+        ({"AIRLINE_HOUSEKEEPING_CRON": "61 * * * *"}, "AIRLINE_HOUSEKEEPING_CRON"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
@@ -174,3 +201,29 @@ async def test_refreshing_statistics_after_a_load(
                 assert (await connection.execute(updated)).scalar_one() > before
     finally:
         await database.dispose()
+
+
+def test_reminder_settings_make_the_reminder_rules() -> None:
+    from datetime import timedelta
+
+    settings = Settings.from_env(
+        {
+            "AIRLINE_REMINDER_CHECK_IN_HOURS": "36",
+            "AIRLINE_REMINDER_CHECK_IN_HOURS_BY_AIRLINE": "ba=24, FR=2",
+            "AIRLINE_REMINDER_CHECK_IN_CLOSES_MINUTES": "45",
+            "AIRLINE_REMINDER_BOARDING_PASS_MINUTES": "120",
+            "AIRLINE_REMINDER_PAYMENT_DEADLINE_MINUTES": "5",
+            "AIRLINE_REMINDER_SWEEP_CRON": "*/5  * * * *",
+        }
+    )
+    rules = settings.reminder_rules()
+    assert (rules.check_in.before, rules.check_in.until) == (
+        timedelta(hours=36),
+        timedelta(minutes=45),
+    )
+    assert rules.check_in_for("BA").before == timedelta(hours=24)
+    assert rules.check_in_for("FR").before == timedelta(hours=2)
+    assert rules.boarding_pass.before == timedelta(minutes=120)
+    assert rules.payment_deadline.before == timedelta(minutes=5)
+    assert settings.reminder_sweep_cron == "*/5 * * * *"
+    assert settings.housekeeping_cron == "* * * * *"

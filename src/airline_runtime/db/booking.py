@@ -81,7 +81,7 @@ from airline_core.reminders.model import ReminderChanges
 from airline_runtime.db.catalog import (
     _AIRPLANE_BY_ID,
     _FLIGHT_BY_ID,
-    _FLIGHT_ROWS,
+    _FLIGHTS_BY_ID,
     SQLAlchemyAirplaneStore,
     _flight,
     _instant,
@@ -302,7 +302,6 @@ def _hold_context(dialect: str) -> Any:
     return query.with_for_update() if dialect == "mysql" else query
 
 
-_FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
 # A hold reads the seats taken on its flights, up to a cabin's worth: as one list per flight
 # (group_concat, on MySQL/MariaDB and SQLite alike; labels have no commas, and NULLs are left
 # out), not a row per seat, with expired holds left out by the database and counted apart (a

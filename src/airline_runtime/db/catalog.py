@@ -283,6 +283,7 @@ _FLIGHT_ROWS = select(
 
 # Built once: booking reads a flight and its airplane on every hold.
 _FLIGHT_BY_ID = _FLIGHT_ROWS.where(flights.c.id == bindparam("id"))
+_FLIGHTS_BY_ID = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
 _AIRPLANE_BY_ID = select(airplanes).where(airplanes.c.id == bindparam("id"))
 
 

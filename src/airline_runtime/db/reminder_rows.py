@@ -3,7 +3,7 @@ transactions (the sweep's store is :mod:`airline_runtime.db.reminders`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,8 +18,8 @@ from airline_core.reminders.model import (
     ReminderContext,
     ReminderStatus,
 )
-from airline_runtime.db.catalog import _FLIGHT_ROWS, _flight
-from airline_runtime.db.tables import flights, reminders
+from airline_runtime.db.catalog import _FLIGHTS_BY_ID, _flight
+from airline_runtime.db.tables import reminders
 
 if TYPE_CHECKING:
     from airline_core.ports import Replan
@@ -27,15 +27,17 @@ if TYPE_CHECKING:
 __all__ = [
     "PLANNED",
     "cancel_planned",
+    "flights_by_id",
+    "flights_of",
     "reminder_from_row",
     "reminder_values",
     "replan_bookings",
+    "settled_values",
     "write_changes",
 ]
 
 PLANNED: Final = ReminderStatus.PLANNED.value
 _INSERT: Final = insert(reminders)
-_FLIGHTS_BY_ID: Final = _FLIGHT_ROWS.where(flights.c.id.in_(bindparam("ids", expanding=True)))
 _OF_BOOKINGS: Final = (
     select(reminders)
     .where(reminders.c.booking_id.in_(bindparam("ids", expanding=True)))
@@ -82,7 +84,7 @@ def reminder_from_row(row: Any) -> Reminder:
     )
 
 
-def _settled(status: ReminderStatus, now: datetime, note: str | None) -> dict[str, Any]:
+def settled_values(status: ReminderStatus, now: datetime, note: str | None) -> dict[str, Any]:
     return {
         "status": status.value,
         "settled_at": now,
@@ -100,7 +102,7 @@ async def write_changes(
         await connection.execute(
             update(reminders)
             .where(reminders.c.id.in_(list(changes.cancel)), reminders.c.status == PLANNED)
-            .values(**_settled(ReminderStatus.CANCELLED, now, note))
+            .values(**settled_values(ReminderStatus.CANCELLED, now, note))
         )
     if changes.add:
         await connection.execute(_INSERT, [reminder_values(r) for r in changes.add])
@@ -113,8 +115,13 @@ async def cancel_planned(
     await connection.execute(
         update(reminders)
         .where(reminders.c.booking_id == booking_id, reminders.c.status == PLANNED)
-        .values(**_settled(ReminderStatus.CANCELLED, now, note))
+        .values(**settled_values(ReminderStatus.CANCELLED, now, note))
     )
+
+
+def flights_of(booking: Booking, found: Mapping[str, Flight]) -> dict[str, Flight]:
+    """The booking's flights among ``found``, by id (a flight that went is left out)."""
+    return {f: found[f] for f in booking.flight_ids if f in found}
 
 
 async def flights_by_id(
@@ -145,7 +152,7 @@ async def replan_bookings(
     rows = await connection.execute(_OF_BOOKINGS, {"ids": sorted(b.id for b in found)})
     for row in rows:
         existing.setdefault(row.booking_id, []).append(reminder_from_row(row))
-    flights_of = await flights_by_id(
+    found_flights = await flights_by_id(
         connection, [flight_id for booking in found for flight_id in booking.flight_ids]
     )
     cancel: list[str] = []
@@ -153,7 +160,7 @@ async def replan_bookings(
     for booking in found:
         context = ReminderContext(
             booking=booking,
-            flights={f: flights_of[f] for f in booking.flight_ids if f in flights_of},
+            flights=flights_of(booking, found_flights),
             reminders=existing.get(booking.id, ()),
         )
         changes = replan(context)

@@ -28,14 +28,15 @@ from airline_runtime.db.outbox import add_events
 from airline_runtime.db.reminder_rows import (
     PLANNED,
     flights_by_id,
+    flights_of,
     reminder_from_row,
     reminder_values,
+    settled_values,
 )
 from airline_runtime.db.tables import bookings, reminders
 
 __all__ = ["SQLAlchemyReminderStore"]
 
-_SENT = ReminderStatus.SENT.value
 _SKIPPED = ReminderStatus.SKIPPED.value
 _BOOKINGS_BY_ID = select(bookings).where(bookings.c.id.in_(bindparam("ids", expanding=True)))
 _SKIP = (
@@ -100,14 +101,8 @@ class SQLAlchemyReminderStore:
         result = []
         for reminder in claimed:
             booking = found.get(reminder.booking_id)
-            ids_ = booking.flight_ids if booking is not None else ()
-            result.append(
-                DueReminder(
-                    reminder=reminder,
-                    booking=booking,
-                    flights={f: flights[f] for f in ids_ if f in flights},
-                )
-            )
+            of = {} if booking is None else flights_of(booking, flights)
+            result.append(DueReminder(reminder=reminder, booking=booking, flights=of))
         return result
 
     async def settle(
@@ -139,7 +134,7 @@ class SQLAlchemyReminderStore:
                 await connection.execute(
                     update(reminders)
                     .where(reminders.c.id.in_([e.reminder_id for e in sending]))  # type: ignore[attr-defined]
-                    .values(status=_SENT, settled_at=now, claimed_by=None, claimed_until=None)
+                    .values(**settled_values(ReminderStatus.SENT, now, None))
                 )
             skipping: list[dict[str, Any]] = [
                 {"reminder": reminder_id, "now": now, "note": reason[:255]}

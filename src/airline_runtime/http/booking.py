@@ -21,7 +21,6 @@ from msgspec import Meta, Struct
 from airline_core import Airline, AirlineError, InvalidRequest, Money, PageRequest, Principal
 from airline_core.booking import Booking, Offer, Passenger, SeatChoice, SeatMap
 from airline_core.booking.model import Payment, check_born_on
-from airline_core.catalog.model import time_zone
 from airline_core.idempotency import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -40,6 +39,7 @@ from airline_runtime.http.schemas import (
     MoneyOut,
     PageMeta,
     flight_out,
+    local_instant,
     meta_of,
     money_out,
 )
@@ -421,7 +421,7 @@ def reminder_out(reminder: Reminder, zone: str) -> ReminderOut:
     return ReminderOut(
         kind=reminder.kind.value,
         status=reminder.status.value,
-        due_at=reminder.due_at.astimezone(time_zone(zone)).isoformat(),
+        due_at=local_instant(reminder.due_at, zone),
         flight_id=reminder.flight_id,
         note=reminder.note,
     )

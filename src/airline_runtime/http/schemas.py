@@ -482,7 +482,8 @@ class ItineraryList(Struct):
     meta: PageMeta
 
 
-def _local(instant: datetime, zone: str) -> str:
+def local_instant(instant: datetime, zone: str) -> str:
+    """The instant in ``zone``, in ISO 8601 with its offset."""
     return instant.astimezone(time_zone(zone)).isoformat()
 
 
@@ -502,9 +503,9 @@ def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:
                 airline=leg.airline,
                 origin=leg.origin,
                 destination=leg.destination,
-                departs_at=_local(leg.departs_at, leg.origin_time_zone),
+                departs_at=local_instant(leg.departs_at, leg.origin_time_zone),
                 origin_time_zone=leg.origin_time_zone,
-                arrives_at=_local(leg.arrives_at, leg.destination_time_zone),
+                arrives_at=local_instant(leg.arrives_at, leg.destination_time_zone),
                 destination_time_zone=leg.destination_time_zone,
             )
             for leg in itinerary.segments
