@@ -382,6 +382,42 @@ def _statements() -> dict[str, Any]:
         "UPDATE flights SET seats_economy = seats_economy - 1 WHERE id = :flight"
         " AND status <> 'cancelled'"
     )
+    # The hold's event (the outbox row the relay publishes) and its payment-deadline reminder;
+    # a payment's confirmation writes its event and re-plans the reminders (read them and the
+    # flights, cancel the deadline's, add the check-in and boarding-pass ones).
+    event = text(
+        "INSERT INTO outbox (id, type, version, occurred_at, payload, status, next_attempt_at,"
+        " attempts, claimed_by, claimed_until, last_error) VALUES (:event, :type, 1, :now,"
+        " :payload, 'pending', :now, 0, NULL, NULL, NULL)"
+    )
+    remind = text(
+        "INSERT INTO reminders (id, booking_id, reference, kind, flight_id, due_at, expires_at,"
+        " status, attempts, claimed_by, claimed_until, created_at, settled_at, note) VALUES"
+        " (:reminder, :id, :ref, 'payment_deadline', NULL, :until, :until, 'planned', 0, NULL,"
+        " NULL, :now, NULL, NULL)"
+    )
+    locked = text("SELECT id FROM bookings WHERE id = :id FOR UPDATE")
+    reminders = text(
+        "SELECT id, booking_id, reference, kind, flight_id, due_at, expires_at, status,"
+        " attempts, claimed_by, claimed_until, created_at, settled_at, note FROM reminders"
+        " WHERE booking_id IN (:id) ORDER BY id FOR UPDATE"
+    )
+    flights = text(
+        "SELECT f.*, a.time_zone, b.time_zone FROM flights f JOIN airports a ON a.code ="
+        " f.origin JOIN airports b ON b.code = f.destination WHERE f.id IN (:flight)"
+    )
+    unplan = text(
+        "UPDATE reminders SET status = 'cancelled', claimed_by = NULL, claimed_until = NULL,"
+        " settled_at = :now, note = 'the booking was paid' WHERE id IN (:reminder)"
+        " AND status = 'planned'"
+    )
+    replan = text(
+        "INSERT INTO reminders (id, booking_id, reference, kind, flight_id, due_at, expires_at,"
+        " status, attempts, claimed_by, claimed_until, created_at, settled_at, note) VALUES"
+        " (:check_in, :id, :ref, 'check_in', :flight, :until, :until, 'planned', 0, NULL, NULL,"
+        " :now, NULL, NULL), (:boarding, :id, :ref, 'boarding_pass', :flight, :until, :until,"
+        " 'planned', 0, NULL, NULL, :now, NULL, NULL)"
+    )
     # A payment (SQLAlchemyPaymentStore.begin, record, confirm): the booking locked with the
     # key's record, the key stored as running, the lease, the pending payment; the capture
     # written down; then the confirmation, the seats sold, the payment, the key's answer.
@@ -440,6 +476,13 @@ def _statements() -> dict[str, Any]:
         "confirm": confirm,
         "sell": sell,
         "captured": captured,
+        "event": event,
+        "remind": remind,
+        "locked": locked,
+        "reminders": reminders,
+        "flights": flights,
+        "unplan": unplan,
+        "replan": replan,
     }
 
 
@@ -488,11 +531,24 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
     paying = [
         ["paying", "running", "lease", "pay"],
         ["captured"],
-        ["confirm", "sell", "captured", "answered"],
+        [
+            "locked",
+            "confirm",
+            "sell",
+            "captured",
+            "event",
+            "reminders",
+            "flights",
+            "unplan",
+            "replan",
+            "answered",
+        ],
     ]
     hold_reads = [sql["lock"], sql["flight"], sql["taken"]]
     # About as long as a real hold's answer, which the key keeps.
     answer = json.dumps({"data": {"reference": "X" * 6, "padding": "x" * 900}})
+    # About as long as a one-passenger booking's event.
+    payload = json.dumps({"booking": {"reference": "X" * 6, "padding": "x" * 800}})
     tag = uuid.uuid4().hex[:8]
     queue = list(range(len(items)))[::-1]
     booked: list[dict[str, Any]] = []
@@ -507,7 +563,8 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
                 "id": new_id(), "ref": next(_REFERENCES), "user": f"raw-{tag}-{index}",
                 "offer": item["offer"], "flight": item["flight"], "seat": seat_of[index],
                 "now": now, "until": until, "key": f"raw-{tag}-{index}", "print": "0" * 64,
-                "answer": answer,
+                "answer": answer, "event": new_id(), "type": "booking.held", "payload": payload,
+                "reminder": new_id(),
             }  # fmt: skip
             async with engine.begin() as connection:
                 for read in hold_reads:
@@ -516,6 +573,8 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
                     oversold += 1
                 await connection.execute(sql["add"], values)
                 await connection.execute(sql["key"], values)
+                await connection.execute(sql["event"], values)
+                await connection.execute(sql["remind"], values)
                 await connection.execute(sql["take"], values)
             booked.append(values)
 
@@ -523,7 +582,9 @@ async def raw_round(items: list[dict[str, Any]], seat_of: dict[int, str]) -> dic
         while booked:
             values = booked.pop()
             values = {**values, "pay": new_id(), "pkey": f"pay-{values['key']}",
-                      "until": now + timedelta(minutes=2)}  # fmt: skip
+                      "until": now + timedelta(minutes=2), "event": new_id(),
+                      "type": "booking.confirmed", "check_in": new_id(),
+                      "boarding": new_id()}  # fmt: skip
             for transaction in paying:
                 async with engine.begin() as connection:
                     for name in transaction:
@@ -661,8 +722,8 @@ def main() -> None:
     hot, _ = asyncio.run(schedule(2 * rounds + 2 * rounds * spread_flights))
     hot_flights, spread = hot[: 2 * rounds], hot[2 * rounds :]
     print(
-        "in transaction, per hold: 7 statements (+ COMMIT): context read, flights, taken seats,"
-        " claim, booking, idempotency answer, seats left; see docs/booking.md"
+        "in transaction, per hold: 9 statements (+ COMMIT): context read, flights, taken seats,"
+        " claim, booking, idempotency answer, event, reminder, seats left; see docs/booking.md"
     )
     if arguments.only != "spread":
         scenario("hot flight", hot_flights, SEATS if not arguments.quick else 300, rounds)

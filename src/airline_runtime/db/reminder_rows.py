@@ -94,15 +94,33 @@ def settled_values(status: ReminderStatus, now: datetime, note: str | None) -> d
     }
 
 
+def _cancelling(*where: Any) -> Any:
+    """The UPDATE cancelling the planned reminders ``where`` picks (built once: a statement
+    built per call costs a payment's confirmation a tenth of its time in SQLAlchemy)."""
+    return (
+        update(reminders)
+        .where(*where, reminders.c.status == PLANNED)
+        .values(
+            status=ReminderStatus.CANCELLED.value,
+            settled_at=bindparam("now"),
+            note=bindparam("note"),
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+_CANCEL_BY_ID: Final = _cancelling(reminders.c.id.in_(bindparam("ids", expanding=True)))
+_CANCEL_OF_BOOKING: Final = _cancelling(reminders.c.booking_id == bindparam("booking"))
+
+
 async def write_changes(
     connection: AsyncConnection, changes: ReminderChanges, now: datetime, note: str
 ) -> None:
     """Cancel the planned reminders ``changes`` names and add its new ones."""
     if changes.cancel:
         await connection.execute(
-            update(reminders)
-            .where(reminders.c.id.in_(list(changes.cancel)), reminders.c.status == PLANNED)
-            .values(**settled_values(ReminderStatus.CANCELLED, now, note))
+            _CANCEL_BY_ID, {"ids": list(changes.cancel), "now": now, "note": note[:255]}
         )
     if changes.add:
         await connection.execute(_INSERT, [reminder_values(r) for r in changes.add])
@@ -113,9 +131,7 @@ async def cancel_planned(
 ) -> None:
     """Cancel every planned reminder of the booking (it was cancelled or expired)."""
     await connection.execute(
-        update(reminders)
-        .where(reminders.c.booking_id == booking_id, reminders.c.status == PLANNED)
-        .values(**settled_values(ReminderStatus.CANCELLED, now, note))
+        _CANCEL_OF_BOOKING, {"booking": booking_id, "now": now, "note": note[:255]}
     )
 
 
