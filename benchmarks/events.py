@@ -21,6 +21,12 @@ Each round, in alternating order:
   batches of 200 whose confirmations are awaited together (the relay's own batching; awaiting each
   confirm in turn is several times slower), then purging the queue. Nothing consumes them.
 
+Each round also prints the CPU time each process spent per event (from Linux `/proc`): the
+relay, the worker, the broker (`beam.smp`), the database (`mariadbd`) and this process (the raw
+loop's publisher; in a pipeline round, only its progress poll), so that what the cores allow is
+read off the same run: N cores can deliver at most N * 1000 / (ms of CPU per event, all
+processes) events a second.
+
 Target: pipeline delivered per second at least 50% of the raw rate.
 """
 
@@ -137,7 +143,9 @@ async def progress(database: Any) -> tuple[int, int]:
     return int(rows[0].pending), int(rows[0].done)
 
 
-async def pipeline_round(template: tuple[Any, str], count: int) -> tuple[float, float]:
+async def pipeline_round(
+    template: tuple[Any, str], count: int, meter: CpuMeter
+) -> tuple[float, float]:
     """Events per second relayed and delivered, the two processes already running."""
     from sqlalchemy import text
 
@@ -150,6 +158,7 @@ async def pipeline_round(template: tuple[Any, str], count: int) -> tuple[float, 
         await database.execute(text("DELETE FROM notifications"))
         encoded = events(template, count)
         started = await write_events(encoded)
+        meter.start()
         relayed = None
         while True:
             pending, done = await progress(database)
@@ -158,6 +167,7 @@ async def pipeline_round(template: tuple[Any, str], count: int) -> tuple[float, 
                 relayed = now - started
             if done >= count:
                 delivered = now - started
+                meter.stop()
                 break
             if now - started > 600:
                 raise SystemExit(f"only {done} of {count} delivered in 10 minutes")
@@ -167,7 +177,7 @@ async def pipeline_round(template: tuple[Any, str], count: int) -> tuple[float, 
         await database.dispose()
 
 
-async def raw_round(template: tuple[Any, str], count: int, prefix: str) -> float:
+async def raw_round(template: tuple[Any, str], count: int, prefix: str, meter: CpuMeter) -> float:
     """Messages per second published and confirmed by a bare aio-pika loop."""
     import aio_pika
 
@@ -184,6 +194,7 @@ async def raw_round(template: tuple[Any, str], count: int, prefix: str) -> float
             f"{prefix}.raw", durable=True, arguments={"x-queue-type": "quorum"}
         )
         await queue.bind(exchange, "booking.*")
+        meter.start()
         started = time.monotonic()
         for start in range(0, count, BATCH):
             await asyncio.gather(
@@ -203,6 +214,7 @@ async def raw_round(template: tuple[Any, str], count: int, prefix: str) -> float
                 )
             )
         elapsed = time.monotonic() - started
+        meter.stop()
         await queue.purge()
     return count / elapsed
 
@@ -222,6 +234,57 @@ async def drop_names(prefix: str) -> None:
             await channel.exchange_delete(exchange)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (all its threads) so far; 0 if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, int]:
+    """The broker's and the database's processes on this host (Linux ``/proc``), to charge
+    their CPU; the oldest of each name."""
+    names = {"beam.smp": "broker", "mariadbd": "database", "mysqld": "database"}
+    found: dict[str, int] = {}
+    for entry in sorted(Path("/proc").glob("[0-9]*"), key=lambda path: int(path.name)):
+        try:
+            name = names.get((entry / "comm").read_text().strip())
+        except OSError:
+            continue
+        if name is not None and name not in found:
+            found[name] = int(entry.name)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds each named process spent between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> None:
+        self.spent = {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+
+
+def cpu_line(spent: dict[str, float], count: int) -> str:
+    per_event = {name: seconds / count * 1000 for name, seconds in spent.items()}
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_event.items())
+    return f"CPU ms per event: {parts}; all {sum(per_event.values()):.2f}"
+
+
+def print_cpu_medians(cpu: dict[str, list[dict[str, float]]], count: int) -> None:
+    for kind, spent in cpu.items():
+        medians = {name: statistics.median(s[name] for s in spent) for name in spent[0]}
+        print(f"median {kind} {cpu_line(medians, count)}")
+
+
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(
@@ -232,7 +295,7 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
         )
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -245,9 +308,13 @@ def main() -> None:
         help="where the console notifier's folder goes (default: /dev/shm, a RAM disk, so that"
         " the figure is the pipeline's and not the disk's file creation rate)",
     )
-    arguments = parser.parse_args()
-    rounds = 1 if arguments.quick else arguments.rounds
-    count = 2_000 if arguments.quick else arguments.events
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = arguments()
+    rounds = 1 if options.quick else options.rounds
+    count = 2_000 if options.quick else options.events
     try:
         import uvloop
 
@@ -256,7 +323,7 @@ def main() -> None:
         pass
     template = asyncio.run(fresh_database())
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    folder = Path(tempfile.mkdtemp(prefix="airline-bench-mail-", dir=arguments.mail_dir))
+    folder = Path(tempfile.mkdtemp(prefix="airline-bench-mail-", dir=options.mail_dir))
     env = {
         **os.environ,
         "AIRLINE_DATABASE_URL": database_url(),
@@ -269,28 +336,38 @@ def main() -> None:
     children = [start(["outbox", "relay"], env, folder.parent / f"{prefix}-relay.log")]
     children += [
         start(["worker"], env, folder.parent / f"{prefix}-worker{n}.log")
-        for n in range(arguments.workers)
+        for n in range(options.workers)
     ]
+    processes = {"relay": children[0].pid}
+    processes.update({f"worker{n + 1}": c.pid for n, c in enumerate(children[1:])})
+    # This process: the publisher of the raw loop; in a pipeline round, the progress poll.
+    meter = CpuMeter({**processes, **server_pids(), "bench": os.getpid()})
     time.sleep(4)  # both connected and idle
     raw: list[float] = []
     relayed: list[float] = []
     delivered: list[float] = []
+    cpu: dict[str, list[dict[str, float]]] = {"raw": [], "pipeline": []}
     try:
         for number in range(rounds):
             order = ("raw", "pipeline") if number % 2 == 0 else ("pipeline", "raw")
             for kind in order:
                 if kind == "raw":
-                    raw.append(asyncio.run(raw_round(template, count, prefix)))
-                    print(f"round {number + 1} raw publish-with-confirms: {raw[-1]:,.0f} msg/s")
+                    raw.append(asyncio.run(raw_round(template, count, prefix, meter)))
+                    print(
+                        f"round {number + 1} raw publish-with-confirms: {raw[-1]:,.0f} msg/s;"
+                        f" {cpu_line(meter.spent, count)}"
+                    )
                 else:
-                    out, through = asyncio.run(pipeline_round(template, count))
+                    out, through = asyncio.run(pipeline_round(template, count, meter))
                     relayed.append(out)
                     delivered.append(through)
                     shutil.rmtree(folder, ignore_errors=True)
                     print(
                         f"round {number + 1} pipeline: relayed {out:,.0f} events/s, delivered"
-                        f" {through:,.0f} events/s ({2 * through:,.0f} notices/s)"
+                        f" {through:,.0f} events/s ({2 * through:,.0f} notices/s);"
+                        f" {cpu_line(meter.spent, count)}"
                     )
+                cpu[kind].append(meter.spent)
             if any(child.poll() is not None for child in children):
                 raise SystemExit("a relay or worker process exited: see its log beside the mail")
     finally:
@@ -299,6 +376,7 @@ def main() -> None:
             child.wait(20)
         asyncio.run(drop_names(prefix))
         shutil.rmtree(folder, ignore_errors=True)
+    print_cpu_medians(cpu, count)
     ceiling, median = statistics.median(raw), statistics.median(delivered)
     print(
         f"median of {rounds} round(s), {count:,} events each: raw {ceiling:,.0f} msg/s;"
