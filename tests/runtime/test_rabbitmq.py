@@ -241,3 +241,34 @@ async def test_the_relay_moves_the_outbox_through_the_broker(broker: Broker) -> 
     await consumer.stop()
     assert sorted(event.id for event in inbox.got) == sorted(event.id for event in written)
     assert {event.payload for event in inbox.got} == {event.payload for event in written}
+
+
+async def test_a_batch_is_acked_at_once_and_nothing_comes_back(broker: Broker) -> None:
+    # Batches mixing handled messages with a retried one: the handled ones are acked with one
+    # `multiple` ack per batch, the retried one on its own after its copy is republished.
+    sent = events(300)
+    flaky = sent[150]
+    inbox = Inbox({flaky.payload: [RetryLater("provider answered 503")]})
+    subscription = attrs.evolve(broker.subscription(inbox), batch=batched(inbox))
+    consumer = RabbitConsumer(broker.rabbit, subscription, prefetch=128, batch_size=64)
+    await consumer.start()
+    published = await RabbitPublisher(broker.rabbit, [subscription]).publish(sent)
+    assert len(published.confirmed) == 300
+    await wait_for(lambda: len(inbox.got) >= 301)
+    await consumer.stop()  # its channel closes: anything unacked would go back to the queue
+    channel = await broker.rabbit.channel()
+    queue = await channel.declare_queue(subscription.name, passive=True)
+    assert queue.declaration_result.message_count == 0
+    await channel.close()
+
+    # A new consumer gets nothing: every delivery was acked exactly once.
+    again = Inbox()
+    consumer = RabbitConsumer(
+        broker.rabbit, attrs.evolve(subscription, handler=again, batch=batched(again))
+    )
+    await consumer.start()
+    await anyio.sleep(0.5)
+    await consumer.stop()
+    assert again.got == []
+    counts = {event.id: [got.id for got in inbox.got].count(event.id) for event in sent}
+    assert counts == {event.id: 2 if event is flaky else 1 for event in sent}

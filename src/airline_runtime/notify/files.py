@@ -15,6 +15,7 @@ import os
 from datetime import UTC, datetime
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from attrs import define, field
@@ -73,6 +74,7 @@ def _address(name: str, address: str) -> str:
     return formataddr((" ".join(name.split()), address), charset="utf-8")
 
 
+@lru_cache(maxsize=64)  # the sender: one or two per process
 def _address_header(value: str) -> str:
     name, address = parseaddr(value)
     return _address(name, address) if name else address

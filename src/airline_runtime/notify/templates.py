@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,8 +47,10 @@ class TemplateError(Exception):
     """A template is missing or fails to render: the same message will always fail."""
 
 
+@lru_cache(maxsize=4096)
 def local_time(instant: datetime, zone: str) -> str:
-    """``Mon 02 Mar 2030 09:00 GMT``: the instant in the zone, with its abbreviation."""
+    """``Mon 02 Mar 2030 09:00 GMT``: the instant in the zone, with its abbreviation
+    (remembered: the bookings of one flight all show its times)."""
     return instant.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M %Z")
 
 
@@ -95,6 +98,7 @@ class Templates:
     #: A folder whose files replace the package's templates of the same name.
     override: Path | None = None
     _environment: jinja2.Environment = field(init=False)
+    _loaded: dict[str, jinja2.Template] = field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         loaders: list[jinja2.BaseLoader] = []
@@ -175,9 +179,19 @@ class Templates:
             html=self._render(f"{family}.html", context),
         )
 
+    def _template(self, name: str) -> jinja2.Template:
+        template = self._loaded.get(name)
+        if template is None:
+            template = self._environment.get_template(name)
+            # Its globals are a ChainMap over the environment's, copied into every render's
+            # context: flattened once, the copy is a plain dict's (the globals never change).
+            template.globals = dict(template.globals)
+            self._loaded[name] = template
+        return template
+
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
         try:
-            return self._environment.get_template(name).render(context)
+            return self._template(name).render(context)
         except jinja2.TemplateNotFound as error:
             raise TemplateError(f"no template {error.name}") from error
         except jinja2.TemplateError as error:
