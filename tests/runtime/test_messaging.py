@@ -4,6 +4,7 @@ nothing in the outbox; a rejected event is dead-lettered, not retried."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -67,6 +68,17 @@ def test_a_body_carries_the_whole_event() -> None:
     assert from_body(to_body(event)) == event
 
 
+def test_a_body_from_another_publisher_is_read_whatever_its_layout() -> None:
+    body = (
+        b'{ "payload" : { "name" : "Zo\\u00eb", "n" : 0 } , "version": 1, "extra": [1],'
+        b' "occurred_at": "2030-03-01T12:00:00+00:00", "type": "booking.held",'
+        b' "id": "01JAAAAAAAAAAAAAAAAAAAAA00" }'
+    )
+    event = from_body(body)
+    assert (event.id, event.type, event.version) == (an_event().id, "booking.held", 1)
+    assert json.loads(event.payload) == json.loads(an_event().payload)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -79,6 +91,11 @@ def test_a_body_carries_the_whole_event() -> None:
         b'"payload":{}}',
         b'{"id":"x","type":"booking.held","version":1,"occurred_at":"2030-03-01T12:00:00+00:00",'
         b'"payload":[1]}',
+        b'{"id":"x","type":"booking.held","version":1,"occurred_at":"2030-03-01T12:00:00+00:00",'
+        b'"payload":{"n":}}',
+        b'{"id":"x","type":"booking.held","version":"one",'
+        b'"occurred_at":"2030-03-01T12:00:00+00:00","payload":{}}',
+        b'{"id":"x","type":"booking.held","version":1,"occurred_at":"yesterday","payload":{}}',
     ],
 )
 def test_a_malformed_body_is_an_unknown_event(body: bytes) -> None:

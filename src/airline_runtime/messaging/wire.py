@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Annotated, Final
+
+import msgspec
 
 from airline_core.events import EncodedEvent, UnknownEvent
 
@@ -29,6 +32,20 @@ def to_body(event: EncodedEvent) -> bytes:
     return f'{envelope[:-1]},"payload":{event.payload}}}'.encode()
 
 
+class _Envelope(msgspec.Struct):
+    """What :func:`from_body` reads of a body; the payload is kept as its raw JSON text (valid
+    JSON, checked while the body is parsed), not parsed into objects and encoded again."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    type: Annotated[str, msgspec.Meta(min_length=1)]
+    version: int
+    occurred_at: str
+    payload: msgspec.Raw
+
+
+_ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
+
+
 def from_body(body: bytes) -> EncodedEvent:
     """The encoded event in a message body.
 
@@ -36,24 +53,17 @@ def from_body(body: bytes) -> EncodedEvent:
         :func:`airline_core.events.decode`).
     """
     try:
-        envelope = json.loads(body)
-        payload = envelope["payload"]
-        occurred_at = datetime.fromisoformat(envelope["occurred_at"])
-        event = EncodedEvent(
-            id=_text(envelope["id"]),
-            type=_text(envelope["type"]),
-            version=int(envelope["version"]),
-            occurred_at=occurred_at,
-            payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
-        )
-    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as error:
+        envelope = _ENVELOPE.decode(body)
+        occurred_at = datetime.fromisoformat(envelope.occurred_at)
+        payload = bytes(envelope.payload).decode()
+    except (msgspec.DecodeError, ValueError) as error:  # ValidationError is a DecodeError
         raise UnknownEvent(f"the message is no event envelope: {error}") from error
-    if occurred_at.tzinfo is None or not isinstance(payload, dict):
+    if occurred_at.tzinfo is None or not payload.startswith("{"):
         raise UnknownEvent("the message is no event envelope: naive instant or no payload")
-    return event
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError("id and type must be non-empty strings")
-    return value
+    return EncodedEvent(
+        id=envelope.id,
+        type=envelope.type,
+        version=envelope.version,
+        occurred_at=occurred_at,
+        payload=payload,
+    )
