@@ -46,6 +46,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway import cpu_seconds
+
 DEFAULT_URL = "mysql://root@127.0.0.1:3306/airline_bench_events"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 SECRET = "benchmark-signing-secret-of-at-least-32-chars"
@@ -234,15 +238,6 @@ async def drop_names(prefix: str) -> None:
             await channel.exchange_delete(exchange)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` (all its threads) so far; 0 if unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def server_pids() -> dict[str, int]:
     """The broker's and the database's processes on this host (Linux ``/proc``), to charge
     their CPU; the oldest of each name."""
@@ -267,10 +262,12 @@ class CpuMeter:
         self.spent: dict[str, float] = {}
 
     def start(self) -> None:
-        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.before = {name: cpu_seconds(pid) or 0.0 for name, pid in self.pids.items()}
 
     def stop(self) -> None:
-        self.spent = {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+        self.spent = {
+            name: (cpu_seconds(pid) or 0.0) - self.before[name] for name, pid in self.pids.items()
+        }
 
 
 def cpu_line(spent: dict[str, float], count: int) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "reminder_values",
     "replan_bookings",
     "settled_values",
+    "settling",
     "write_changes",
 ]
 
@@ -94,15 +95,16 @@ def settled_values(status: ReminderStatus, now: datetime, note: str | None) -> d
     }
 
 
-def _cancelling(*where: Any) -> Any:
-    """The UPDATE cancelling the planned reminders ``where`` picks (built once: a statement
-    built per call costs a payment's confirmation a tenth of its time in SQLAlchemy)."""
+def settling(status: ReminderStatus, *where: Any) -> Any:
+    """The UPDATE settling the reminders ``where`` picks as ``status``, with ``now`` and
+    ``note`` bound (built once: a statement built per call costs a payment's confirmation a
+    tenth of its time in SQLAlchemy); the values :func:`settled_values` gives, as parameters."""
     return (
         update(reminders)
-        .where(*where, reminders.c.status == PLANNED)
+        .where(*where)
         .values(
-            status=ReminderStatus.CANCELLED.value,
-            settled_at=bindparam("now"),
+            status=status.value,
+            settled_at=bindparam("now", type_=reminders.c.settled_at.type),
             note=bindparam("note"),
             claimed_by=None,
             claimed_until=None,
@@ -110,8 +112,16 @@ def _cancelling(*where: Any) -> Any:
     )
 
 
-_CANCEL_BY_ID: Final = _cancelling(reminders.c.id.in_(bindparam("ids", expanding=True)))
-_CANCEL_OF_BOOKING: Final = _cancelling(reminders.c.booking_id == bindparam("booking"))
+_CANCEL_BY_ID: Final = settling(
+    ReminderStatus.CANCELLED,
+    reminders.c.id.in_(bindparam("ids", expanding=True)),
+    reminders.c.status == PLANNED,
+)
+_CANCEL_OF_BOOKING: Final = settling(
+    ReminderStatus.CANCELLED,
+    reminders.c.booking_id == bindparam("booking"),
+    reminders.c.status == PLANNED,
+)
 
 
 async def write_changes(

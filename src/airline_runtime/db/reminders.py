@@ -32,24 +32,14 @@ from airline_runtime.db.reminder_rows import (
     reminder_from_row,
     reminder_values,
     settled_values,
+    settling,
 )
 from airline_runtime.db.tables import bookings, reminders
 
 __all__ = ["SQLAlchemyReminderStore"]
 
-_SKIPPED = ReminderStatus.SKIPPED.value
 _BOOKINGS_BY_ID = select(bookings).where(bookings.c.id.in_(bindparam("ids", expanding=True)))
-_SKIP = (
-    update(reminders)
-    .where(reminders.c.id == bindparam("reminder"))
-    .values(
-        status=_SKIPPED,
-        settled_at=bindparam("now", type_=reminders.c.settled_at.type),
-        note=bindparam("note"),
-        claimed_by=None,
-        claimed_until=None,
-    )
-)
+_SKIP = settling(ReminderStatus.SKIPPED, reminders.c.id == bindparam("reminder"))
 
 
 @define

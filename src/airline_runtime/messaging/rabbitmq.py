@@ -424,18 +424,20 @@ class RabbitConsumer:
                 except Exception:  # noqa: BLE001 - the channel went: the broker redelivers
                     self._unsure = message.channel
         if handled_ok:
-            await self._ack_handled([batch[n] for n in handled_ok], outcomes, handled_ok)
+            await self._ack_handled(batch, handled_ok, outcomes)
 
     async def _ack_handled(
         self,
-        messages: list[AbstractIncomingMessage],
-        outcomes: Mapping[int, Outcome],
+        batch: list[AbstractIncomingMessage],
         positions: list[int],
+        outcomes: Mapping[int, Outcome],
     ) -> None:
         """Ack the handled messages of a batch: with one ``multiple`` ack of the last one when
         every other delivery of the batch is settled (a batch is the oldest unsettled
         deliveries of the channel, handed over in order, so the ack covers exactly the batch),
-        which saves a frame, a write and the broker's work per message; one by one otherwise."""
+        which saves a frame, a write and the broker's work per message; one by one otherwise.
+        ``positions`` are the handled messages' places in ``batch``."""
+        messages = [batch[n] for n in positions]
         channel = messages[0].channel
         last = max(messages, key=lambda message: message.delivery_tag or 0)
         try:
@@ -453,8 +455,7 @@ class RabbitConsumer:
             )
             return
         for n in positions:
-            outcome = outcomes[n]
-            self.metrics.finished(self.subscription.name, str(outcome or "handled"))
+            self.metrics.finished(self.subscription.name, str(outcomes[n] or "handled"))
 
     async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
         """Ack, retry or dead-letter the message by its handler's outcome."""
