@@ -9,7 +9,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,9 @@ from prometheus_client import values
 from airline_core.identity.model import Principal, Role
 from airline_runtime import logs
 from airline_runtime.http.gateway import gateway
+from airline_runtime.http.journal import RequestJournal
 from airline_runtime.http.observability import (
+    Answered,
     HttpMetrics,
     metrics_handler,
     prepare_multiprocess_metrics,
@@ -218,8 +222,8 @@ async def test_stdlib_lines_of_a_request_carry_its_id(
     assert "request_id" not in lines(log_stream)[-1]
 
 
-def _access_line(number: int) -> logs.AccessLine:
-    return logs.AccessLine(f"req-{number}", "GET", "/items/1", "/items/{n}", 200, 1.0, None, None)
+def _answered(number: int, *, status: int = 200) -> Answered:
+    return (f"req-{number}", "GET", "/items/1", "/items/{n}", status, 0.001, None, None, 0.0)
 
 
 def _events(stream: io.StringIO) -> list[str]:
@@ -233,36 +237,58 @@ def _events(stream: io.StringIO) -> list[str]:
 async def test_access_lines_wait_for_a_batch_and_keep_their_place(
     log_stream: io.StringIO,
 ) -> None:
-    logs.write_access(_access_line(1))
-    logs.write_access(_access_line(2))
+    journal = RequestJournal()
+    journal.add(_answered(1))
+    journal.add(_answered(2))
     assert log_stream.getvalue() == ""  # waiting for more, or for their tenth of a second
     # Any other line writes the waiting ones first: the order is the order they were logged in.
     logging.getLogger("some.library").warning("disk full")
     structlog.get_logger().warning("structured")
     assert _events(log_stream) == ["req-1", "req-2", "disk full", "structured"]
-    logs.write_access(_access_line(3))
+    journal.add(_answered(3))
     await anyio.sleep(Settings().log_flush_ms / 1000 * 2)
     assert _events(log_stream)[-1] == "req-3"  # written by the timer, nothing else logged
 
 
 async def test_a_full_batch_is_written_at_once(log_stream: io.StringIO) -> None:
+    journal = RequestJournal()
     for number in range(logs.ACCESS_FLUSH_LINES):
-        logs.write_access(_access_line(number))
+        journal.add(_answered(number))
     assert _events(log_stream) == [f"req-{n}" for n in range(logs.ACCESS_FLUSH_LINES)]
 
 
 def test_without_an_event_loop_an_access_line_is_written_at_once(
     log_stream: io.StringIO,
 ) -> None:
-    logs.write_access(_access_line(7))
+    RequestJournal().add(_answered(7))
     assert _events(log_stream) == ["req-7"]
 
 
 def test_a_flush_time_of_zero_writes_each_access_line_at_once(log_stream: io.StringIO) -> None:
     stream = io.StringIO()  # the fixture puts the logging set-up back afterwards
     configure_logging(Settings(log_level="info", log_flush_ms=0), stream=stream)
-    logs.write_access(_access_line(8))
+    RequestJournal().add(_answered(8))
     assert _events(stream) == ["req-8"]
+
+
+async def test_a_batch_is_counted_before_the_metrics_are_read(log_stream: io.StringIO) -> None:
+    metrics = HttpMetrics()
+    journal = RequestJournal(metrics)
+    journal.add(_answered(1))
+    journal.add(_answered(2, status=404))
+    assert log_stream.getvalue() == ""  # still waiting for its batch
+    counted = {(route, status): sum(series[1:]) for _, route, status, series in metrics.snapshot()}
+    assert counted == {("/items/{n}", 200): 1, ("/items/{n}", 404): 1}
+    assert _events(log_stream) == ["req-1", "req-2"]  # written as they were counted
+
+
+def test_an_access_line_is_stamped_when_its_request_ended(log_stream: io.StringIO) -> None:
+    ended = time.perf_counter() - 30  # a request that ended half a minute ago
+    journal = RequestJournal()
+    journal.add(("req-9", "GET", "/items/1", "/items/{n}", 200, 0.001, None, None, ended))
+    [line] = access_lines(log_stream)
+    stamped = datetime.fromisoformat(line["timestamp"])
+    assert abs((datetime.now(UTC) - stamped).total_seconds() - 30) < 1
 
 
 def test_uvicorns_access_log_stays_silent(log_stream: io.StringIO) -> None:

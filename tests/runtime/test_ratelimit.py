@@ -25,6 +25,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from airline_core.identity.model import Principal, Role
 from airline_runtime.http.ratelimit import (
+    LIMITED,
     RateLimiter,
     RateLimitMiddleware,
     client_address,
@@ -299,6 +300,37 @@ async def test_an_auth_path_counts_as_auth_only_when_posted() -> None:
             headers = []
             assert limiter.admit_in_memory(exempt, headers) is None
             assert headers == []
+
+
+async def test_memory_windows_reset_on_the_monotonic_clock_and_are_swept() -> None:
+    async with RateLimiter(Settings(rate_limits=LIMITS)) as limiter:
+        scope: Any = {"method": "GET", "path": "/api/v1/flights", "client": PEER}
+        start = 1000.0
+
+        def count(now: float) -> str | None:
+            headers: list[tuple[bytes, bytes]] = []
+            refusal = limiter.count_in_memory(scope, LIMITED, now, headers)
+            return headers[0][1].decode() if refusal is None else None
+
+        assert [count(start + n) for n in range(6)] == [
+            '"read";r=4;t=60',
+            '"read";r=3;t=59',
+            '"read";r=2;t=58',
+            '"read";r=1;t=57',
+            '"read";r=0;t=56',
+            None,  # the sixth in the window is refused
+        ]
+        # The window ends 60 s after its first request: a fresh one opens then.
+        assert count(start + 60) == '"read";r=4;t=60'
+        # Another address's window, opened long after, sweeps the expired ones away.
+        stale: Any = {"method": "GET", "path": "/api/v1/flights", "client": ("192.0.2.9", 1)}
+        assert count(start + 60) is not None
+        headers: list[tuple[bytes, bytes]] = []
+        assert limiter.count_in_memory(stale, LIMITED, start + 500, headers) is None
+        windows = limiter._windows
+        assert windows is not None
+        [read] = windows["read"]
+        assert list(read.addresses) == ["192.0.2.9"]
 
 
 async def test_each_user_has_a_budget_of_their_own(client: AsyncTestClient[Litestar]) -> None:

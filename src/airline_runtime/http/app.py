@@ -184,6 +184,8 @@ def create_app(
                 yield
             finally:
                 background.cancel_scope.cancel()
+                if edge is not None:
+                    edge.journal.flush()  # the last requests' metrics and access lines
                 metrics.flush()  # with several workers, this one's last counts
 
     app = Litestar(

@@ -41,20 +41,23 @@ from structlog.typing import FilteringBoundLogger
 from airline_core.errors import NotAuthenticated
 from airline_core.identity.model import Principal
 from airline_runtime.http.hardening import (
+    REMEMBERED_PATHS,
     HeaderSet,
     SecurityHeaders,
     docs_sender,
     merged_headers,
 )
+from airline_runtime.http.journal import RequestJournal
 from airline_runtime.http.observability import (
     UNMATCHED_ROUTE,
+    Answered,
     HttpMetrics,
     answer_internal_error,
     sane_request_id,
 )
 from airline_runtime.http.problems import send_problem
-from airline_runtime.http.ratelimit import RateLimiter, refuse
-from airline_runtime.logs import AccessLine, write_access
+from airline_runtime.http.ratelimit import EXEMPT, RateLimiter, path_kind, refuse
+from airline_runtime.logs import ACCESS_FLUSH_LINES
 from airline_runtime.logs import request_id as request_id_variable
 
 __all__ = ["Authenticator", "Gateway", "gateway"]
@@ -69,6 +72,9 @@ _BEARER_AS_SENT: Final = b"Bearer "
 _AUTHORIZATION: Final = b"authorization"
 _REQUEST_ID: Final = b"x-request-id"
 _NO_HEADERS: Final = HeaderSet(())
+#: What a path means to the gateway: its security headers (``None`` under the docs prefix)
+#: and its kind to the rate limiter (:func:`~airline_runtime.http.ratelimit.path_kind`).
+_PathFacts = tuple[HeaderSet | None, int]
 # Read once: an enum member's lookup costs more than the comparison it serves.
 _HTTP: Final = ScopeType.HTTP
 
@@ -108,6 +114,21 @@ class Gateway:
         self.log: FilteringBoundLogger = (
             logger if logger is not None else structlog.get_logger().bind(logger="airline.access")
         )
+        #: Each answered request waits here for its batch's metrics and access lines.
+        self.journal = RequestJournal(metrics)
+        self._pending = self.journal.pending  # RequestJournal.add(), inline
+        self._paths: dict[str, _PathFacts] = {}
+
+    def _learn(self, path: str) -> _PathFacts:
+        """What ``path`` means to the security headers and the rate limiter, remembered (a
+        dict lookup of a path whose hash the request has computed already; up to
+        :data:`REMEMBERED_PATHS`, then forgotten all at once: a scan of random paths costs a
+        refill, nothing more)."""
+        paths = self._paths
+        if len(paths) >= REMEMBERED_PATHS:
+            paths.clear()
+        facts = paths[path] = (self.security.for_path(path), path_kind(path))
+        return facts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: PLR0912, PLR0915 - one flat path is the point: see the module's documentation
         if scope["type"] != _HTTP:
@@ -130,21 +151,22 @@ class Gateway:
 
         # Ours alone (appended as they are): the request id, then the rate-limit headers.
         ours: list[_Header] = [(_REQUEST_ID, request_id.encode("ascii"))]
+        facts = self._paths.get(path)
+        if facts is None:
+            facts = self._learn(path)
         # A route may set one of these itself (its own Cache-Control, say): it keeps its own.
-        security = self.security.for_path(path)
+        security, kind = facts
         if security is None:  # an HTML page of the docs: its policy is made from the page
             send = docs_sender(send, self.security)
             security = _NO_HEADERS
-        status = 500
-        answered = False
+        status: int | None = None  # until the answer begins
 
         # A plain function handing on the server's own awaitable: an ``async def`` wrapper
         # would add a coroutine of its own to each message.
         def send_with_headers(message: Message) -> Awaitable[None]:
-            nonlocal status, answered
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                answered = True
                 headers = message.get("headers", ())
                 # ASGI answers name their headers in lower case. An answer has a few headers,
                 # so a plain loop beats building a set of their names.
@@ -181,9 +203,9 @@ class Gateway:
                     await _unauthorized(scope, send_with_headers, "the access token is not valid")
                     return
             limiter = self.limiter
-            if limiter is not None:
+            if limiter is not None and kind != EXEMPT:
                 refusal = (
-                    limiter.admit_in_memory(scope, ours)
+                    limiter.count_in_memory(scope, kind, started, ours)
                     if limiter.counts_in_memory
                     else await limiter.admit(scope, ours)
                 )
@@ -193,33 +215,54 @@ class Gateway:
             await self.app(scope, receive, send_with_headers)
         except Exception as error:
             failure = error
-            if answered:
+            if status is not None:
                 # The answer had begun: the server must learn it is cut short and drop the
                 # connection (the finally block still logs it).
                 raise
             await answer_internal_error(send_with_headers)
         finally:
-            seconds = perf_counter() - started
-            route = scope.get("path_template") or UNMATCHED_ROUTE
+            ended = perf_counter()
             if metrics is not None:
-                metrics.finished(method, route, status, seconds)
-            user = scope.get("user")
-            client = scope.get("client")
-            line = AccessLine(
+                metrics.active -= 1
+            record = (
                 request_id,
                 method,
                 path,
-                route,
-                status,
-                int(seconds * 1_000_000) / 1000,  # milliseconds to the microsecond
-                user.user_id if isinstance(user, Principal) else None,
-                client[0] if client else None,
+                scope.get("path_template") or UNMATCHED_ROUTE,
+                status or 500,
+                ended - started,
+                scope.get("user"),
+                scope.get("client"),
+                ended,
             )
             if failure is None:
-                write_access(line)
+                pending = self._pending
+                pending.append(record)
+                if len(pending) == 1 or len(pending) >= ACCESS_FLUSH_LINES:
+                    self.journal.due()
             else:
-                self.log.error("request", exc_info=failure, **line.fields())
+                self._failed(record, failure)
             request_id_variable.reset(token)
+
+    def _failed(self, record: Answered, failure: Exception) -> None:
+        """A request whose app raised: counted at once, and logged with its traceback."""
+        journal = self.journal
+        journal.flush()  # the lines of earlier requests go first
+        if journal.metrics is not None:
+            journal.metrics.record_answered([record])
+        user, client = record[6], record[7]
+        self.log.error(
+            "request",
+            exc_info=failure,
+            request_id=record[0],
+            method=record[1],
+            path=record[2],
+            route=record[3],
+            status=record[4],
+            duration_ms=int(record[5] * 1_000_000) / 1000,
+            user_id=user.user_id if isinstance(user, Principal) else None,
+            client=client[0] if client else None,
+        )
 
 
 async def _unauthorized(scope: Scope, send: Send, detail: str) -> None:

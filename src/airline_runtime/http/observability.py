@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate
 from pathlib import Path
 from random import getrandbits
@@ -53,6 +53,7 @@ __all__ = [
     "MULTIPROC_ENV",
     "REQUEST_ID_HEADER",
     "UNMATCHED_ROUTE",
+    "Answered",
     "HttpMetrics",
     "answer_internal_error",
     "metrics_handler",
@@ -82,6 +83,12 @@ LATENCY_BUCKETS: Final = (
     5.0,
     10.0,
 )
+
+#: An answered request as the gateway records it for its batch
+#: (:class:`~airline_runtime.http.journal.RequestJournal`): request id, method, path, route
+#: template, status, seconds it took, ``scope["user"]``, ``scope["client"]``, and when it ended
+#: on :func:`time.perf_counter`'s clock.
+Answered = tuple[str, str, str, str, int, float, Any, Any, float]
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 # Any other method (a client may send "FOO") is counted as OTHER, keeping label sets bounded.
@@ -125,6 +132,7 @@ class HttpMetrics:
         """:param multiprocess_dir: the shared directory of several worker processes; by
         default ``$PROMETHEUS_MULTIPROC_DIR`` when set, else single-process mode."""
         self.multiprocess_dir = multiprocess_dir or os.environ.get(MULTIPROC_ENV) or None
+        self._before_reading: list[Callable[[], None]] = []
         self.registry = CollectorRegistry(auto_describe=True)
         self.in_progress = Gauge(
             "http_requests_in_progress",
@@ -172,6 +180,22 @@ class HttpMetrics:
         series[0] += seconds
         series[1 + bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
+    def record_answered(self, answered: Iterable[Answered]) -> None:
+        """Count a batch of answered requests (the gateway's request journal does, once a
+        batch is due; :meth:`read_after` makes sure none waits when the counts are read)."""
+        series_of = self._series
+        for _, method, _, route, status, seconds, _, _, _ in answered:
+            series = series_of.get((method, route, status))
+            if series is None:
+                series = self._new_series(method, route, status)
+            series[0] += seconds
+            series[1 + bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def read_after(self, flush: Callable[[], None]) -> None:
+        """Call ``flush`` before the counts are read (a scrape, a worker writing its file):
+        what holds answered requests back for a batch counts them first."""
+        self._before_reading.append(flush)
+
     def sample_in_progress(self) -> None:
         """Copy the count of requests being answered to the gauge (the lag probe does it 20
         times a second, and every scrape): a gauge update per request would cost two locked
@@ -199,6 +223,8 @@ class HttpMetrics:
     def snapshot(self) -> list[tuple[str, str, int, list[float]]]:
         """This process's series as (method label, route, status, [sum, buckets...]), each
         read in one step (safe from the scrape's thread while the loop keeps counting)."""
+        for flush in self._before_reading:
+            flush()
         return [
             (method, route, status, list(series))
             for (method, route, status), series in list(self._labelled.items())

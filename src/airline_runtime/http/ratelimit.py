@@ -39,6 +39,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, Self
 
@@ -59,12 +60,16 @@ if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool
 
 __all__ = [
+    "AUTH_PATH",
+    "EXEMPT",
     "EXEMPT_PATHS",
+    "LIMITED",
     "RateLimitDecision",
     "RateLimitMiddleware",
     "RateLimiter",
     "RouteGroup",
     "client_address",
+    "path_kind",
     "rate_limit_middleware",
     "refuse",
     "route_group",
@@ -191,28 +196,28 @@ def client_address(scope: HTTPScope | Scope, trusted_proxies: Sequence[str]) -> 
 # -- groups, decisions ------------------------------------------------------------------------
 
 
-# What a path means to the limiter.
-_LIMITED: Final = 0
-_AUTH_PATH: Final = 1
-_EXEMPT: Final = 2
+# What a path means to the limiter (path_kind).
+LIMITED: Final = 0
+AUTH_PATH: Final = 1
+EXEMPT: Final = 2
 
 
 @functools.lru_cache(maxsize=4096)
-def _path_kind(path: str) -> int:
-    """Exempt, an auth path, or neither. Remembered (the least recently used of 4,096 paths
-    forgotten first): the prefix checks cost several times a lookup of a path whose hash the
-    request has computed already."""
+def path_kind(path: str) -> int:
+    """:data:`EXEMPT`, :data:`AUTH_PATH` or neither (:data:`LIMITED`). Remembered (the least
+    recently used of 4,096 paths forgotten first): the prefix checks cost several times a
+    lookup of a path whose hash the request has computed already."""
     if path in EXEMPT_PATHS or path.startswith(_EXEMPT_PREFIXES):
-        return _EXEMPT
-    return _AUTH_PATH if path.startswith(_AUTH_PREFIX) else _LIMITED
+        return EXEMPT
+    return AUTH_PATH if path.startswith(_AUTH_PREFIX) else LIMITED
 
 
 def route_group(method: str, path: str) -> RouteGroup | None:
     """The group whose limit a request counts against, or ``None`` for an exempt path."""
-    path_kind = _path_kind(path)
-    if path_kind == _EXEMPT:
+    kind = path_kind(path)
+    if kind == EXEMPT:
         return None
-    if method == "POST" and path_kind == _AUTH_PATH:
+    if method == "POST" and kind == AUTH_PATH:
         return "auth"
     return "read" if method in _READ_METHODS else "write"
 
@@ -343,34 +348,45 @@ class _CountingFixedWindow(FixedWindowRateLimiter):
 
 
 class _MemoryWindows:
-    """Fixed windows in this process's memory, for the embedded default.
+    """One limit's fixed windows in this process's memory, for the embedded default.
 
-    A dict of key -> [window end, count]: counting is a lookup and an addition, with nothing to
-    await, which makes it atomic on the event loop and keeps it to about a microsecond (the
-    ``limits`` memory store, built for threads and async storages alike, cost tens). Expired
-    windows are swept at most once a minute, when a new window opens. A key is a tuple (the
-    policy's prefix, ``user`` or ``ip``, the id or address): its parts are strings the process
-    already holds, with their hashes cached, where a joined string would be made and hashed on
-    every request.
+    Two dicts, users' and addresses', of id -> [window end, count]: counting is a lookup and an
+    addition, with nothing to await, which makes it atomic on the event loop and keeps it under
+    a microsecond (the ``limits`` memory store, built for threads and async storages alike, cost
+    tens). A key is a string the process already holds (a user id, an address), its hash
+    cached, where a joined key would be made and hashed on every request. Expired windows are
+    swept at most once a minute, when a new window opens. Times are on the monotonic clock of
+    :func:`time.perf_counter`.
     """
 
-    def __init__(self) -> None:
-        self._windows: dict[tuple[str, str, str], list[float]] = {}
-        self._next_sweep = 0.0
+    __slots__ = ("addresses", "next_sweep", "policy", "users")
 
-    def count(self, key: tuple[str, str, str], seconds: int, now: float) -> tuple[int, float]:
-        """Count one hit; the count so far in this window and the seconds it has left."""
-        window = self._windows.get(key)
+    def __init__(self, policy: _Policy) -> None:
+        self.policy = policy
+        self.users: dict[str, list[float]] = {}
+        self.addresses: dict[str, list[float]] = {}
+        self.next_sweep = 0.0
+
+    def count(self, windows: dict[str, list[float]], key: str, now: float) -> tuple[int, float]:
+        """Count one hit of ``key`` (in :attr:`users` or :attr:`addresses`); the count so far
+        in its window and the seconds the window has left."""
+        window = windows.get(key)
         if window is None or window[0] <= now:
-            if now >= self._next_sweep:
-                self._sweep(now)
-            window = self._windows[key] = [now + seconds, 0]
+            window = self.open(windows, key, now)
         window[1] += 1
         return int(window[1]), window[0] - now
 
-    def _sweep(self, now: float) -> None:
-        self._windows = {key: window for key, window in self._windows.items() if window[0] > now}
-        self._next_sweep = now + 60
+    def open(self, windows: dict[str, list[float]], key: str, now: float) -> list[float]:
+        """A new window for ``key``, from ``now`` (sweeping the expired ones when due)."""
+        if now >= self.next_sweep:
+            for expired in [key for key, window in windows.items() if window[0] <= now]:
+                del windows[expired]
+            other = self.addresses if windows is self.users else self.users
+            for expired in [key for key, window in other.items() if window[0] <= now]:
+                del other[expired]
+            self.next_sweep = now + 60
+        window = windows[key] = [now + self.policy.seconds, 0]
+        return window
 
 
 def _limits_uri(redis_url: str) -> str:
@@ -419,7 +435,9 @@ class RateLimiter:
         self._networks = _trusted_networks(tuple(settings.trusted_proxies))
         self._storage: Storage | None = None
         self._strategy: _CountingFixedWindow | None = None
-        self._windows: _MemoryWindows | None = None
+        #: The memory store: each group's limits, counted in this process (None until opened,
+        #: and on Redis).
+        self._windows: dict[RouteGroup, tuple[_MemoryWindows, ...]] | None = None
         self._pool: ConnectionPool | None = None
         self._store_failing = False
         self._paused_until = 0.0
@@ -434,7 +452,10 @@ class RateLimiter:
         if self._strategy is not None or self._windows is not None or not self.enabled:
             return
         if not self._redis_url:
-            self._windows = _MemoryWindows()
+            self._windows = {
+                group: tuple(_MemoryWindows(policy) for policy in policies)
+                for group, policies in self._policies.items()
+            }
             return
         storage: Storage = self._open_redis()
         self._storage = storage
@@ -514,49 +535,61 @@ class RateLimiter:
         return self._windows is not None
 
     def admit_in_memory(self, scope: HTTPScope, headers: list[_Header]) -> RateLimitDecision | None:
-        """:meth:`admit` on the memory store, without a coroutine: nothing there is awaited,
-        and the gateway calls this on every request. Only when :attr:`counts_in_memory`.
-
-        The usual case (one limit for the group, the request allowed) is written out in full:
-        no decision is built for it, only its header, which halves the cost of the count.
-        """
-        method: str = scope["method"]
-        path: str = scope["path"]
-        path_kind = _path_kind(path)  # route_group(), inline
-        if path_kind == _EXEMPT:
+        """:meth:`admit` on the memory store, without a coroutine: nothing there is awaited.
+        Only when :attr:`counts_in_memory`."""
+        kind = path_kind(scope["path"])
+        if kind == EXEMPT:
             return None
-        windows = self._windows
-        if windows is None:
+        return self.count_in_memory(scope, kind, perf_counter(), headers)
+
+    def count_in_memory(
+        self, scope: HTTPScope, kind: int, now: float, headers: list[_Header]
+    ) -> RateLimitDecision | None:
+        """Count a request to a limited path (``kind``, from :func:`path_kind`) on the memory
+        store: ``None`` when it may go on, its ``RateLimit`` header appended to ``headers``;
+        else the refusal. ``now`` is the request's arrival on :func:`time.perf_counter`'s clock
+        (the gateway reads it anyway): windows in memory run on that monotonic clock, which a
+        change of the wall clock cannot stretch or cut short.
+
+        The gateway calls this on every request; the usual case (one limit for the group, the
+        request allowed) is written out in full: no decision is built for it, only its header.
+        """
+        groups = self._windows
+        if groups is None:
             raise RuntimeError("the memory store is not open: check counts_in_memory first")
-        user = scope.get("user")
-        group: RouteGroup
-        if method == "POST" and path_kind == _AUTH_PATH:
-            group, kind, identity = "auth", "ip", _client_address(scope, self._networks)
+        method: str = scope["method"]
+        if method == "POST" and kind == AUTH_PATH:
+            limits = groups["auth"]
+            by_user, key = False, _client_address(scope, self._networks)
         else:
-            group = "read" if method in _READ_METHODS else "write"
+            limits = groups["read" if method in _READ_METHODS else "write"]
+            user = scope.get("user")
             if isinstance(user, Principal):
-                kind, identity = "user", user.user_id
+                by_user, key = True, user.user_id
             else:
-                kind, identity = "ip", _client_address(scope, self._networks)
-        now = time.time()
-        policies = self._policies[group]
-        if len(policies) == 1:
-            policy = policies[0]
-            count, seconds_left = windows.count(
-                (policy.prefix, kind, identity), policy.seconds, now
-            )
+                by_user, key = False, _client_address(scope, self._networks)
+        if len(limits) == 1:
+            [limit] = limits
+            windows = limit.users if by_user else limit.addresses
+            window = windows.get(key)
+            if window is None or window[0] <= now:
+                window = limit.open(windows, key, now)
+            count = window[1] = window[1] + 1
+            seconds_left = window[0] - now
+            policy = limit.policy
             amount = policy.amount
             if count <= amount:
                 reset_after = math.ceil(seconds_left) if seconds_left > 1 else 1  # _reset_after()
                 headers.append((b"ratelimit", policy.field % (amount - count, reset_after)))
                 return None
-            return RateLimitDecision.of(policy, count, seconds_left)
+            return RateLimitDecision.of(policy, int(count), seconds_left)
         return _admitted(
             _tightest(
                 RateLimitDecision.of(
-                    policy, *windows.count((policy.prefix, kind, identity), policy.seconds, now)
+                    limit.policy,
+                    *limit.count(limit.users if by_user else limit.addresses, key, now),
                 )
-                for policy in policies
+                for limit in limits
             ),
             headers,
         )
