@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 
+from airline_runtime.http.schemas import local_instant
 from tests.conftest import TEST_NOW
 from tests.runtime.conftest import (
     API,
@@ -215,3 +220,20 @@ async def test_search_is_in_the_openapi_document(schedule: AsyncTestClient[Any])
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"origin", "destination", "date", "passengers", "cabin", "max_stops", "sort"} <= names
     assert {"404", "422"} <= set(operation["responses"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    instant=st.datetimes(
+        # hypothesis takes naive bounds, and makes aware values with `timezones`
+        min_value=datetime(1900, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    zone=st.sampled_from(sorted(zoneinfo.available_timezones())),
+)
+def test_local_times_are_written_as_isoformat_writes_them(instant: datetime, zone: str) -> None:
+    # Whole minutes (what flights use) and any microsecond, since and before 1973, in every
+    # zone: the fast writer and isoformat agree to the character, +00:00 included.
+    for moment in (instant, instant.replace(second=0, microsecond=0)):
+        assert local_instant(moment, zone) == moment.astimezone(ZoneInfo(zone)).isoformat()

@@ -104,13 +104,21 @@ class DynamicPricing:
         default=WINDOW_BUCKETS, converter=_window_buckets
     )
 
+    # Plain loops: a search prices every itinerary it finds, and a generator handed to next()
+    # costs more than the few comparisons it makes.
     def load_bucket(self, leg: Leg) -> LoadBucket:
         load = leg.load_factor
-        return next(b for b in self.load_buckets if load < b.below)
+        for bucket in self.load_buckets:
+            if load < bucket.below:
+                return bucket
+        return self.load_buckets[-1]  # pragma: no cover - the last bucket ends above 1.0
 
     def window_bucket(self, leg: Leg, now: datetime) -> WindowBucket:
         days = max(0, (leg.departs_at - now).days)
-        return next(b for b in self.window_buckets if days >= b.days)
+        for bucket in self.window_buckets:
+            if days >= bucket.days:
+                return bucket
+        return self.window_buckets[-1]  # pragma: no cover - the last bucket is 0 days
 
     def unit_price(self, leg: Leg, now: datetime) -> int:
         """One passenger's price in minor units."""

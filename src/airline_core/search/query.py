@@ -78,6 +78,8 @@ class SearchQuery:
     max_duration: int | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self._plainly_valid():
+            return
         rules = Rules("search")
         rules.require(is_iata_code(self.origin), "origin", "must be an IATA airport or city code")
         rules.require(
@@ -121,6 +123,27 @@ class SearchQuery:
                 f"must be between 1 and {MAX_DURATION_MINUTES} minutes",
             )
         rules.check()
+
+    def _plainly_valid(self) -> bool:
+        """The usual query (two codes, a party and a number of stops, no filter) passes the
+        rules below: checked in one expression, since a search makes one on every request and
+        the rules' full walk costs several times this."""
+        passengers, max_stops = self.passengers, self.max_stops
+        return (
+            type(passengers) is int
+            and 1 <= passengers <= MAX_PASSENGERS
+            and type(max_stops) is int
+            and 0 <= max_stops <= MAX_STOPS
+            and self.origin != self.destination
+            and self.min_price is None
+            and self.max_price is None
+            and self.depart_after is None
+            and self.depart_before is None
+            and self.airlines is None
+            and self.max_duration is None
+            and is_iata_code(self.origin)
+            and is_iata_code(self.destination)
+        )
 
     #: Read a cabin or a sort order by name; :class:`InvalidRequest` naming the field if none.
     parse_cabin = staticmethod(cabin_named)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from functools import cache
 
-from attrs import frozen
+from attrs import field, frozen
 
 from airline_core.money import minor_unit_exponent
 from airline_core.search.itinerary import Itinerary
@@ -47,6 +46,19 @@ class BestWeights:
     per_minute_of_duration: Decimal = Decimal("0.5")
     per_stop: Decimal = Decimal(50)
     per_minute_after_midnight: Decimal = Decimal("0.05")
+    #: The three weights as exact integers of the score's unit, worked out once.
+    scaled: tuple[int, int, int] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "scaled",
+            (
+                _scaled(self.per_minute_of_duration),
+                _scaled(self.per_stop),
+                _scaled(self.per_minute_after_midnight),
+            ),
+        )
 
 
 DEFAULT_WEIGHTS = BestWeights()
@@ -58,19 +70,9 @@ def scaled_price(itinerary: Itinerary) -> int:
     return itinerary.price.minor_units * factor
 
 
-@cache
-def _per_minute_and_stop(weights: BestWeights) -> tuple[int, int, int]:
-    """The weights as exact integers of the score's unit, worked out once per weights."""
-    return (
-        _scaled(weights.per_minute_of_duration),
-        _scaled(weights.per_stop),
-        _scaled(weights.per_minute_after_midnight),
-    )
-
-
 def best_score(itinerary: Itinerary, weights: BestWeights = DEFAULT_WEIGHTS) -> int:
     """The ``best`` score of an itinerary for its party (lower ranks first)."""
-    duration, stop, after_midnight = _per_minute_and_stop(weights)
+    duration, stop, after_midnight = weights.scaled
     per_passenger = (
         duration * itinerary.duration_minutes
         + stop * itinerary.stops

@@ -181,7 +181,9 @@ class FlightSearch:
                 segments=legs,
                 price=price,
                 passengers=query.passengers,
-                seats_available=min(leg.seats_left for leg in legs),
+                seats_available=(
+                    legs[0].seats_left if len(legs) == 1 else min([leg.seats_left for leg in legs])
+                ),
             )
         )
 

@@ -397,6 +397,22 @@ def _naive(instant: datetime, dialect: str) -> str:
     return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive.isoformat(" ")
 
 
+_last_now: tuple[datetime, str, str] = (datetime.min.replace(tzinfo=UTC), "", "")
+
+
+def _naive_now(now: datetime, dialect: str) -> str:
+    """:func:`_naive` of the lower bound "departs after now", to the whole second below it:
+    every search passes the current instant, and its text is made once a second, not once a
+    query (flights depart on whole seconds, so one that leaves before ``now`` stays out)."""
+    global _last_now  # noqa: PLW0603 - a one-entry memo
+    second = now.replace(microsecond=0)
+    remembered, dialect_then, text = _last_now
+    if remembered != second or dialect_then != dialect:
+        text = _naive(second, dialect)
+        _last_now = (second, dialect, text)
+    return text
+
+
 def _instant(value: datetime | str) -> datetime:
     """A UTC instant as a driver returns a DATETIME: naive (MySQL) or text (SQLite)."""
     if isinstance(value, str):
@@ -577,7 +593,7 @@ class SQLAlchemyFlightStore:
         if query.departs_from is not None and query.departs_from > query.departs_after:
             values["from"] = _naive(query.departs_from, dialect)
         else:
-            values["after"] = _naive(query.departs_after, dialect)
+            values["after"] = _naive_now(query.departs_after, dialect)
         for name, codes in (
             ("origins", query.origins),
             ("destinations", query.destinations),

@@ -482,15 +482,36 @@ class ItineraryList(Struct):
     meta: PageMeta
 
 
+#: From this year on every time zone's offset is a whole number of minutes (the last offsets in
+#: seconds, local mean times, ended in 1972), which is all RFC 3339 can write.
+_WHOLE_MINUTE_OFFSETS_SINCE = 1973
+_encode = msgspec.json.encode
+
+
 def local_instant(instant: datetime, zone: str) -> str:
-    """The instant in ``zone``, in ISO 8601 with its offset."""
-    return instant.astimezone(time_zone(zone)).isoformat()
+    """The instant in ``zone``, in ISO 8601 with its offset (``2030-03-04T12:00:00+00:00``,
+    as :meth:`datetime.isoformat` writes it).
+
+    Written by msgspec, whose RFC 3339 writer in C costs a fifth of ``isoformat`` (a search
+    writes two of these per flight it shows), with its ``Z`` for a zero offset written as
+    ``+00:00``: a local time keeps its offset. Instants with microseconds, or from before
+    every offset was a whole number of minutes, are left to ``isoformat``.
+    """
+    local = instant.astimezone(time_zone(zone))
+    if local.microsecond or local.year < _WHOLE_MINUTE_OFFSETS_SINCE:
+        return local.isoformat()
+    text = _encode(local)[1:-1].decode()
+    return text[:-1] + "+00:00" if text[-1] == "Z" else text
+
+
+_SCORE_UNIT = 10**SCORE_SCALE
+_SCORE_FORMAT = f"%d.%0{SCORE_SCALE}d"
 
 
 def _score_text(score: int) -> str:
     """A score (in 1/10,000 of a major unit) as a decimal: 4125000 -> "412.5000"."""
-    whole, fraction = divmod(score, 10**SCORE_SCALE)
-    return f"{whole}.{fraction:0{SCORE_SCALE}d}"
+    whole, fraction = divmod(score, _SCORE_UNIT)
+    return _SCORE_FORMAT % (whole, fraction)
 
 
 def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:

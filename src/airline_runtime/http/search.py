@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, time
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, get
 from litestar.params import QueryParameter
@@ -52,27 +52,25 @@ def search_query(
     """A :class:`SearchQuery` from the API's text parameters (the CLI uses it too), every bad
     parameter named in one error."""
     errors: list[FieldError] = []
-
-    def attempt(parse: Callable[[], T]) -> T | None:
-        try:
-            return parse()
-        except InvalidRequest as error:
-            errors.extend(error.errors)
-            return None
-
-    lowest = None if min_price is None else attempt(lambda: parse_price("min_price", min_price))
-    highest = None if max_price is None else attempt(lambda: parse_price("max_price", max_price))
-    after = attempt(lambda: local_time("depart_after", depart_after))
-    before = attempt(lambda: local_time("depart_before", depart_before))
     # Parsed here rather than by SearchQuery, so that a bad cabin or sort does not hide the
-    # other fields' errors.
-    cabin_choice = attempt(lambda: SearchQuery.parse_cabin(cabin))
-    order = attempt(lambda: SearchQuery.parse_sort(sort))
+    # other fields' errors. Parameters left out (most of them, on most searches) cost nothing.
+    lowest = None if min_price is None else _parsed(errors, parse_price, "min_price", min_price)
+    highest = None if max_price is None else _parsed(errors, parse_price, "max_price", max_price)
+    after = (
+        None if depart_after is None else _parsed(errors, local_time, "depart_after", depart_after)
+    )
+    before = (
+        None
+        if depart_before is None
+        else _parsed(errors, local_time, "depart_before", depart_before)
+    )
+    cabin_choice = _parsed(errors, SearchQuery.parse_cabin, cabin)
+    order = _parsed(errors, SearchQuery.parse_sort, sort)
     carriers = None
     if airlines is not None:
         carriers = frozenset(code.strip() for code in airlines.split(",") if code.strip())
-    query = attempt(
-        lambda: SearchQuery(
+    try:
+        query = SearchQuery(
             origin=origin,
             destination=destination,
             date=day,
@@ -87,10 +85,20 @@ def search_query(
             airlines=carriers,
             max_duration=max_duration,
         )
-    )
-    if errors or query is None:
+    except InvalidRequest as error:
+        errors.extend(error.errors)
+    if errors:
         raise InvalidRequest("invalid search", errors=errors)
     return query
+
+
+def _parsed(errors: list[FieldError], parse: Callable[..., T], *arguments: Any) -> T | None:
+    """``parse(*arguments)``, or ``None`` with its errors added to ``errors``."""
+    try:
+        return parse(*arguments)
+    except InvalidRequest as error:
+        errors.extend(error.errors)
+        return None
 
 
 class SearchController(Controller):
