@@ -181,10 +181,11 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     json_lines = settings.log_format == "json"
     _write_deferred()
     _access = _AccessLog(
-        stream if json_lines else None,
+        stream,
         timestamp,
         enabled=level <= logging.INFO,
         flush_seconds=settings.log_flush_ms / 1000,
+        console=None if json_lines else render,
     )
     # Every other writer goes through this, which writes the waiting access lines first.
     writer = cast(TextIO, _AfterAccessLines(stream))
@@ -262,8 +263,15 @@ class Deferred(Protocol):
 
 
 class _AccessLog:
-    """Where access lines go: in the JSON format, encoded in one step and written to the stream
-    in one write per batch; else (``stream`` None) through structlog, line by line."""
+    """Where access lines go: encoded in one step and written to the stream in one write per
+    batch; in the console format, each rendered by the console renderer; before
+    :func:`configure_logging` (``stream`` None), through structlog's defaults.
+
+    Batches are written to the stream itself, never through structlog's logger: that logger
+    holds its stream's lock while it writes, and its writes first write what journals hold
+    back, so a journal writing through it could wait on a lock its own thread or another one
+    holding the journal's lock already has.
+    """
 
     def __init__(
         self,
@@ -272,11 +280,13 @@ class _AccessLog:
         *,
         enabled: bool,
         flush_seconds: float = 0.0,
+        console: Processor | None = None,
     ) -> None:
         self.stream = stream
         self.timestamp = timestamp
         self.enabled = enabled
         self.flush_seconds = flush_seconds
+        self.console = console
 
     def write(self, lines: list[AccessLine]) -> None:
         stream = self.stream
@@ -285,9 +295,35 @@ class _AccessLog:
             for line in lines:
                 log.info("request", logger="airline.access", **line.fields())
             return
-        # One call encodes the batch: a call per line costs more than its encoding.
-        stream.write(_ENCODER.encode_lines(lines).decode())
+        console = self.console
+        if console is None:
+            # One call encodes the batch: a call per line costs more than its encoding.
+            stream.write(_ENCODER.encode_lines(lines).decode())
+        else:
+            rendered = (
+                cast(str, console(None, "info", {f: getattr(line, f) for f in _CONSOLE_ORDER}))
+                for line in lines
+            )
+            stream.write("".join(f"{text}\n" for text in rendered))
         stream.flush()
+
+
+#: The access line's fields in the order the console renderer is given them (it puts the
+#: timestamp, level and event first itself).
+_CONSOLE_ORDER: Final = (
+    "timestamp",
+    "level",
+    "event",
+    "logger",
+    "request_id",
+    "method",
+    "path",
+    "route",
+    "status",
+    "duration_ms",
+    "user_id",
+    "client",
+)
 
 
 #: Whatever holds access lines back for a batch; each is flushed before any other line is

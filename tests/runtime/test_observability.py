@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -408,3 +409,37 @@ def test_several_worker_processes_are_summed_in_multiprocess_mode(
         in text
     )
     assert "process_cpu_seconds_total" not in text
+
+
+async def test_console_access_lines_of_two_apps_are_written_without_deadlock() -> None:
+    # Two journals (two apps in one process) in the console format: flushing one writes the
+    # stream directly, never through structlog's logger, whose write would flush the other
+    # while holding its lock.
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging(Settings(log_format="console", log_flush_ms=20), stream=stream)
+    try:
+        first, second = RequestJournal(), RequestJournal()
+        first.add(_answered(1))
+        second.add(_answered(2))
+        with anyio.fail_after(5):
+            await anyio.sleep(0.1)  # both timers fire
+            structlog.get_logger().warning("after")
+        text = stream.getvalue()
+        assert "req-1" in text
+        assert "req-2" in text
+        assert text.index("req-2") < text.index("after")
+        assert not text.lstrip().startswith("{")
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def test_a_collected_journal_writes_what_waits(log_stream: io.StringIO) -> None:
+    journal = RequestJournal(HttpMetrics())  # the metrics and the journal hold each other
+    journal.pending.append(_answered(5))  # waiting for a batch that will never come
+    del journal
+    gc.collect()
+    assert _events(log_stream) == ["req-5"]

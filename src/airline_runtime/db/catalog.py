@@ -420,6 +420,9 @@ def _instant(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
+_new_leg = tuple.__new__
+
+
 def _leg(row: Any) -> Leg:
     (
         flight_id,
@@ -436,20 +439,25 @@ def _leg(row: Any) -> Leg:
         destination_zone,
         capacity,
     ) = row
-    return Leg(
-        flight_id,
-        number,
-        airline,
-        origin,
-        destination,
-        _instant(departs_at),
-        _instant(arrives_at),
-        origin_zone,
-        destination_zone,
-        fare,
-        currency,
-        seats,
-        capacity,
+    # Made as the tuple it is: a named tuple's __new__ is Python code, and a search makes a
+    # leg of every row it reads (the fields in Leg's order).
+    return _new_leg(
+        Leg,
+        (
+            flight_id,
+            number,
+            airline,
+            origin,
+            destination,
+            _instant(departs_at),
+            _instant(arrives_at),
+            origin_zone,
+            destination_zone,
+            fare,
+            currency,
+            seats,
+            capacity,
+        ),
     )
 
 

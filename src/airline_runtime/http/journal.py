@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections import deque
 from time import perf_counter
 from typing import Final
@@ -52,12 +53,15 @@ class RequestJournal:
     def __init__(self, metrics: HttpMetrics | None = None) -> None:
         self.metrics = metrics
         self.pending: deque[Answered] = deque()
-        # Re-entrant: writing the lines may log (the console form goes through structlog,
-        # whose writer flushes every journal first).
-        self._writing = threading.RLock()
+        self._writing = threading.Lock()
         logs.defer(self)
         if metrics is not None:
             metrics.read_after(self.flush)
+        # Held weakly by the log module: a journal collected with requests still waiting
+        # writes their lines first (and at exit, as the module's flush does for live ones).
+        # Not the metrics: they hold this journal, so they are gone too when it is, and holding
+        # them here would keep both alive for ever.
+        weakref.finalize(self, _write, self.pending, None, self._writing)
 
     def add(self, answered: Answered) -> None:
         """Keep one answered request for its batch (the gateway does the same inline)."""
@@ -81,21 +85,22 @@ class RequestJournal:
             self.flush()
 
     def flush(self) -> None:
-        """Count and log every request that waits."""
-        pending = self.pending
-        if not pending:
+        """Count and log every request that waits (and wait for a batch another thread is
+        writing, so that a line logged after it is written after it)."""
+        _write(self.pending, self.metrics, self._writing)
+
+
+def _write(pending: deque[Answered], metrics: HttpMetrics | None, writing: threading.Lock) -> None:
+    with writing:
+        answered = []
+        while pending:
+            answered.append(pending.popleft())
+        if not answered:
             return
-        with self._writing:
-            answered = []
-            while pending:
-                answered.append(pending.popleft())
-            if not answered:
-                return
-            metrics = self.metrics
-            if metrics is not None:
-                metrics.record_answered(answered)
-            if logs.access_enabled():
-                logs.write_access(_lines(answered))
+        if metrics is not None:
+            metrics.record_answered(answered)
+        if logs.access_enabled():
+            logs.write_access(_lines(answered))
 
 
 def _lines(answered: list[Answered]) -> list[AccessLine]:

@@ -515,25 +515,28 @@ def _score_text(score: int) -> str:
 
 
 def itinerary_out(itinerary: Itinerary, weights: BestWeights) -> ItineraryOut:
+    # Positional: a search writes several per request, and msgspec matches keywords to fields
+    # one by one (the order is the classes' own, above).
+    price = itinerary.price
     return ItineraryOut(
-        id=itinerary.id,
-        segments=[
+        itinerary.id,
+        [
             SegmentOut(
-                flight_id=leg.flight_id,
-                number=leg.number,
-                airline=leg.airline,
-                origin=leg.origin,
-                destination=leg.destination,
-                departs_at=local_instant(leg.departs_at, leg.origin_time_zone),
-                origin_time_zone=leg.origin_time_zone,
-                arrives_at=local_instant(leg.arrives_at, leg.destination_time_zone),
-                destination_time_zone=leg.destination_time_zone,
+                leg.flight_id,
+                leg.number,
+                leg.airline,
+                leg.origin,
+                leg.destination,
+                local_instant(leg.departs_at, leg.origin_time_zone),
+                leg.origin_time_zone,
+                local_instant(leg.arrives_at, leg.destination_time_zone),
+                leg.destination_time_zone,
             )
             for leg in itinerary.segments
         ],
-        stops=itinerary.stops,
-        duration_minutes=itinerary.duration_minutes,
-        price=money_out(itinerary.price),
-        seats_available=itinerary.seats_available,
-        best_score=_score_text(best_score(itinerary, weights)),
+        itinerary.stops,
+        itinerary.duration_minutes,
+        MoneyOut(price.amount, price.currency),
+        itinerary.seats_available,
+        _score_text(best_score(itinerary, weights)),
     )
