@@ -30,15 +30,24 @@ when the handler asks to retry; republished to the dead-letter exchange with the
 spent. A consumer that dies with messages unacked gets them back from the broker on reconnect.
 The connection is aio-pika's robust one: it reconnects with a pause and restores channels,
 queues, bindings and consumers.
+
+A lost connection can surface as :class:`asyncio.CancelledError` where nothing was cancelled:
+aiormq closes a connection whose reader stopped with that exception, and a closing channel or
+connection sets it on every future still waiting (an ack's write, a publish's confirmation).
+Taken for a cancellation, it would end the task that waited (a batch consumer's drainer, a relay
+round) without a word, leaving its deliveries unacked or its outbox unrelayed while the process
+looks alive. Every broker operation here therefore runs under :func:`_on_the_wire`, which
+turns such an error into :class:`ChannelLost` unless the waiting task is really being cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import aio_pika
 from aio_pika import DeliveryMode, ExchangeType, Message
@@ -64,9 +73,10 @@ from airline_runtime.messaging.base import (
 from airline_runtime.messaging.metrics import MessagingMetrics
 from airline_runtime.messaging.wire import from_body, to_body
 
-__all__ = ["EXCHANGE", "RabbitConsumer", "RabbitMQ", "RabbitPublisher"]
+__all__ = ["EXCHANGE", "ChannelLost", "RabbitConsumer", "RabbitMQ", "RabbitPublisher"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 EXCHANGE: Final = "airline.events"
 #: The attempt a delivery is (1 for the first), carried on retried copies.
@@ -84,6 +94,35 @@ _CONNECTION_ERRORS: Final = (
     asyncio.TimeoutError,
     RuntimeError,
 )
+
+
+class ChannelLost(ConnectionError):
+    """The channel or connection closed under a broker operation (which aiormq reported as a
+    cancellation of a task nobody cancelled)."""
+
+
+def _cancelled_for_real() -> bool:
+    """Whether the running task is being cancelled (by a cancel scope, a timeout, a shutdown),
+    as opposed to having met a :class:`asyncio.CancelledError` set on a future it awaited."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
+
+
+@contextmanager
+def _on_the_wire() -> Iterator[None]:
+    """Run a broker operation: a :class:`asyncio.CancelledError` that is no cancellation of
+    this task becomes :class:`ChannelLost`; a real one goes on."""
+    try:
+        yield
+    except asyncio.CancelledError as error:
+        if _cancelled_for_real():
+            raise
+        raise ChannelLost("the broker connection closed during the operation") from error
+
+
+async def _wired(operation: Awaitable[_T]) -> _T:
+    with _on_the_wire():
+        return await operation
 
 
 def _message(event: EncodedEvent) -> Message:
@@ -122,9 +161,10 @@ class RabbitMQ:
         :raises BrokerUnavailable: the broker did not answer within ``wait`` seconds.
         """
         try:
-            self.connection = await aio_pika.connect_robust(
-                self.url, timeout=wait, client_properties={"connection_name": "airline"}
-            )
+            with _on_the_wire():
+                self.connection = await aio_pika.connect_robust(
+                    self.url, timeout=wait, client_properties={"connection_name": "airline"}
+                )
         except Exception as error:  # a handshake cut short raises many kinds
             raise BrokerUnavailable(f"RabbitMQ unreachable: {type(error).__name__}") from error
 
@@ -256,8 +296,9 @@ class RabbitPublisher:
     async def _ready(self) -> AbstractExchange:
         async with self._lock:
             if self._exchange is None:
-                channel = await self.broker.channel()
-                self._exchange = await self.broker.declare(channel, self.subscriptions)
+                with _on_the_wire():
+                    channel = await self.broker.channel()
+                    self._exchange = await self.broker.declare(channel, self.subscriptions)
             return self._exchange
 
     async def publish(self, events: Sequence[EncodedEvent]) -> Published:
@@ -269,8 +310,10 @@ class RabbitPublisher:
             raise BrokerUnavailable(f"RabbitMQ: {type(error).__name__}: {error}") from error
         outcomes = await asyncio.gather(
             *(
-                exchange.publish(
-                    _message(event), event.type, mandatory=True, timeout=_CONFIRM_TIMEOUT
+                _wired(
+                    exchange.publish(
+                        _message(event), event.type, mandatory=True, timeout=_CONFIRM_TIMEOUT
+                    )
                 )
                 for event in events
             ),
@@ -325,10 +368,11 @@ class RabbitConsumer:
         while True:
             await self.broker.connect_forever()
             try:
-                channel = await self.broker.channel(prefetch=self.prefetch)
-                await self.broker.declare(channel, [self.subscription])
-                queue = await channel.get_queue(self.subscription.name)
-                self._tag = await queue.consume(self._on_message)
+                with _on_the_wire():
+                    channel = await self.broker.channel(prefetch=self.prefetch)
+                    await self.broker.declare(channel, [self.subscription])
+                    queue = await channel.get_queue(self.subscription.name)
+                    self._tag = await queue.consume(self._on_message)
             except (BrokerUnavailable, *_CONNECTION_ERRORS) as error:
                 logger.warning(
                     "%s: could not start consuming (%s); again in %.1f s",
@@ -378,7 +422,12 @@ class RabbitConsumer:
                 try:
                     await self._handle_batch(batch)
                 except asyncio.CancelledError:
-                    raise
+                    if _cancelled_for_real():
+                        raise
+                    self._unsure = batch[0].channel  # no cancellation: the drainer goes on
+                    logger.warning(
+                        "%s: a batch was not settled (cancelled)", self.subscription.name
+                    )
                 except Exception:  # a lost channel: the broker redelivers the batch
                     self._unsure = batch[0].channel
                     logger.exception("%s: a batch was not settled", self.subscription.name)
@@ -420,7 +469,7 @@ class RabbitConsumer:
                     _describe(failure),
                 )
                 try:
-                    await message.nack(requeue=True)
+                    await _wired(message.nack(requeue=True))
                 except Exception:  # noqa: BLE001 - the channel went: the broker redelivers
                     self._unsure = message.channel
         if handled_ok:
@@ -441,11 +490,12 @@ class RabbitConsumer:
         channel = messages[0].channel
         last = max(messages, key=lambda message: message.delivery_tag or 0)
         try:
-            if channel is not self._unsure and all(m.channel is channel for m in messages):
-                await last.ack(multiple=True)
-            else:
-                for message in messages:
-                    await message.ack()
+            with _on_the_wire():
+                if channel is not self._unsure and all(m.channel is channel for m in messages):
+                    await last.ack(multiple=True)
+                else:
+                    for message in messages:
+                        await message.ack()
         except Exception as error:  # noqa: BLE001 - the channel went: the broker redelivers
             logger.warning(
                 "%s: %d handled messages not acked (%s); the broker delivers them again",
@@ -470,20 +520,21 @@ class RabbitConsumer:
             else:
                 await self._retry(message, attempt, reason)
         else:
-            await message.ack()
+            await _wired(message.ack())
             self.metrics.finished(self.subscription.name, outcome or "handled")
 
     async def _retry(self, message: AbstractIncomingMessage, attempt: int, reason: str) -> None:
         delay = self.broker.retry_delay(attempt)
         copy = _copy(message, {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason[:500]})
         assert self._channel is not None  # noqa: S101 - set by start
-        await self._channel.default_exchange.publish(
-            copy,
-            self.broker.retry_queue(self.subscription.name, delay),
-            mandatory=True,
-            timeout=_CONFIRM_TIMEOUT,
-        )
-        await message.ack()
+        with _on_the_wire():
+            await self._channel.default_exchange.publish(
+                copy,
+                self.broker.retry_queue(self.subscription.name, delay),
+                mandatory=True,
+                timeout=_CONFIRM_TIMEOUT,
+            )
+            await message.ack()
         self.metrics.finished(self.subscription.name, "retried")
         logger.warning(
             "%s: message %s failed (attempt %d), again in %s: %s",
@@ -496,10 +547,13 @@ class RabbitConsumer:
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._channel is not None  # noqa: S101 - set by start
-        dead = await self._channel.get_exchange(self.broker.dead_exchange)
         copy = _copy(message, {REASON_HEADER: reason[:1000]})
-        await dead.publish(copy, self.subscription.name, mandatory=True, timeout=_CONFIRM_TIMEOUT)
-        await message.ack()
+        with _on_the_wire():
+            dead = await self._channel.get_exchange(self.broker.dead_exchange)
+            await dead.publish(
+                copy, self.subscription.name, mandatory=True, timeout=_CONFIRM_TIMEOUT
+            )
+            await message.ack()
         self.metrics.finished(self.subscription.name, "dead_lettered")
         logger.error(
             "%s: dead-lettered message %s: %s", self.subscription.name, message.message_id, reason
