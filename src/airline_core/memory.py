@@ -905,6 +905,15 @@ class MemoryOutboxStore:
                 dropped += 1
         return dropped
 
+    async def release(self, owner: str, event_ids: Sequence[str]) -> int:
+        released = 0
+        for event_id in event_ids:
+            entry = self.entries.get(event_id)
+            if entry is not None and entry.claimed_by == owner:
+                entry.claimed_by = entry.claimed_until = None
+                released += 1
+        return released
+
     async def retry(
         self, owner: str, event_id: str, error: str, next_attempt: datetime | None
     ) -> None:

@@ -560,6 +560,12 @@ class OutboxStore(Protocol):
         were dropped (an event whose lease lapsed and that another relay claimed is left to
         it)."""
 
+    async def release(self, owner: str, event_ids: Sequence[str]) -> int:
+        """Let go of ``owner``'s claims on ``event_ids`` without counting a failure: their fate
+        is unknown (the broker went before it confirmed them, or before they were published),
+        so any relay may claim them again at once instead of when the lease lapses; how many
+        were released."""
+
     async def retry(
         self, owner: str, event_id: str, error: str, next_attempt: datetime | None
     ) -> None:

@@ -67,6 +67,22 @@ async def test_a_lapsed_lease_frees_the_event_and_the_old_claimant_cannot_drop_i
     assert (await outbox.status()).pending == 0
 
 
+async def test_a_released_claim_is_free_at_once_and_counts_no_failure(stores: Stores) -> None:
+    outbox, written = stores.outbox, events(3)
+    await outbox.add(written, TEST_NOW)
+    assert await claim(stores, "relay-a", TEST_NOW, 10) == written
+    ids = [event.id for event in written]
+    assert await outbox.release("relay-b", ids) == 0  # not relay-b's to release
+    assert await claim(stores, "relay-b", TEST_NOW, 10) == []
+    assert await outbox.release("relay-a", ids[1:]) == 2
+    again = await outbox.claim("relay-b", TEST_NOW, LEASE, 10)
+    assert again == [ClaimedEvent(event=event) for event in written[1:]]  # no failure counted
+    assert await outbox.sent("relay-a", ids[1:]) == 0  # relay-b has them now
+    assert await outbox.sent("relay-b", ids[1:]) == 2
+    assert await outbox.release("relay-a", []) == 0
+    assert (await outbox.status()).pending == 1
+
+
 async def test_a_failed_attempt_waits_for_its_next_attempt(stores: Stores) -> None:
     outbox, written = stores.outbox, events(1)
     await outbox.add(written, TEST_NOW)

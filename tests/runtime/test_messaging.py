@@ -5,6 +5,7 @@ nothing in the outbox; a rejected event is dead-lettered, not retried."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -215,19 +216,41 @@ async def test_a_broker_outage_changes_nothing_and_lost_confirms_go_out_again() 
     await outbox.add([an_event(n) for n in range(4)], TEST_NOW)
     with pytest.raises(BrokerUnavailable):
         await Relay(outbox, DownBroker(), clock).run_once()
-    clock.advance(seconds=60)  # the lease lapsed; no failure was counted
+    # Released at once, not left to the lease: another relay takes them now, no failure counted.
     relay = Relay(outbox, FlakyBroker(), clock)  # type: ignore[arg-type]
     done = await relay.run_once()
     assert (done.claimed, done.published, done.retried, done.lost) == (4, 1, 1, 2)
     assert (await outbox.status()).pending == 3
-    clock.advance(seconds=60)
-    again = await outbox.claim("check", clock.now(), timedelta(seconds=1), 10)
-    # The refused one counts a failure; the two whose confirms were lost count none.
+    again = await outbox.claim("check", clock.now(), timedelta(seconds=60), 10)
+    # The lost two are free at once and count no failure; the refused one waits out its 1 s.
     assert [(entry.event.id, entry.failures) for entry in again] == [
-        (an_event(1).id, 1),
         (an_event(2).id, 0),
         (an_event(3).id, 0),
     ]
+    clock.advance(seconds=1)
+    [refused] = await outbox.claim("check-2", clock.now(), timedelta(seconds=1), 10)
+    assert (refused.event.id, refused.failures) == (an_event(1).id, 1)
+
+
+class ForgetfulOutbox(MemoryOutboxStore):
+    """An outbox whose database goes away just when claims are to be released."""
+
+    async def release(self, owner: str, event_ids: Sequence[str]) -> int:
+        raise OSError("database unreachable")
+
+
+async def test_claims_that_cannot_be_released_lapse_with_their_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbox, clock = ForgetfulOutbox(), FakeClock(TEST_NOW)
+    await outbox.add([an_event(0)], TEST_NOW)
+    relay = Relay(outbox, DownBroker(), clock)
+    with pytest.raises(BrokerUnavailable):  # the broker's error, not the database's
+        await relay.run_once()
+    assert "claims left to lapse" in caplog.text
+    assert await outbox.claim("other", clock.now(), timedelta(seconds=1), 10) == []
+    clock.advance(relay.lease)
+    assert len(await outbox.claim("other", clock.now(), timedelta(seconds=1), 10)) == 1
 
 
 async def test_events_survive_any_handler_until_it_succeeds(stores: Stores) -> None:

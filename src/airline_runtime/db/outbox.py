@@ -120,6 +120,15 @@ class SQLAlchemyOutboxStore:
             delete(outbox).where(outbox.c.id.in_(list(event_ids)), outbox.c.claimed_by == owner)
         )
 
+    async def release(self, owner: str, event_ids: Sequence[str]) -> int:
+        if not event_ids:
+            return 0
+        return await self.db.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(event_ids)), outbox.c.claimed_by == owner)
+            .values(claimed_by=None, claimed_until=None)
+        )
+
     async def retry(
         self, owner: str, event_id: str, error: str, next_attempt: datetime | None
     ) -> None:

@@ -5,8 +5,11 @@ them all at once and wait for every confirmation; delete the confirmed ones; for
 broker refused, count a failure and try it again after a backoff (1 s, 2 s, 4 s, ... up to
 ``max_backoff``), or, after ``max_failures`` failures, mark it failed for an operator
 (``airline outbox status``, ``airline outbox requeue``). An event whose fate is unknown (the
-connection dropped before its confirmation) is left alone: its lease lapses and it goes out
-again, which is safe because consumers deduplicate by the event id.
+connection dropped before its confirmation, or before it was published) is released without a
+failure counted, so that whichever relay reaches the broker first sends it again at once
+rather than when the lease lapses; sending it twice is safe because consumers deduplicate by
+the event id. Only a relay that dies, or loses the database as well, leaves its claims to
+lapse.
 
 :meth:`Relay.run` repeats rounds: at once while batches come back full, every ``idle`` seconds
 when the outbox is drained, and with a growing pause (up to ``max_outage_pause``) while the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 
 import anyio
@@ -83,15 +87,21 @@ class Relay:
     async def run_once(self) -> RelayRound:
         """One round: claim, publish, settle.
 
-        :raises BrokerUnavailable: nothing could be published; the claims lapse by themselves.
+        :raises BrokerUnavailable: nothing could be published; the claims are released.
         """
         now = self.clock.now()
         claimed = await self.outbox.claim(self.owner, now, self.lease, self.batch)
         if not claimed:
             return RelayRound()
-        result = await self.publisher.publish([entry.event for entry in claimed])
+        try:
+            result = await self.publisher.publish([entry.event for entry in claimed])
+        except Exception:
+            await self._release([entry.event.id for entry in claimed])
+            raise
         if result.confirmed:
             await self.outbox.sent(self.owner, result.confirmed)
+        if result.lost:
+            await self._release(result.lost)
         confirmed, refused = set(result.confirmed), dict(result.failed)
         retried = gave_up = 0
         for entry in claimed:
@@ -125,6 +135,14 @@ class Relay:
             gave_up=gave_up,
             lost=len(result.lost),
         )
+
+    async def _release(self, event_ids: Sequence[str]) -> None:
+        """Release claims whose fate is unknown; should the database fail too, their leases
+        lapse instead."""
+        try:
+            await self.outbox.release(self.owner, event_ids)
+        except Exception as error:  # noqa: BLE001 - the lease is the fallback
+            logger.warning("outbox relay: claims left to lapse (%s)", _reason(error))
 
     def _outage_pause(self, outages: int) -> float:
         return min(self.backoff(outages), self.max_outage_pause).total_seconds()
