@@ -302,6 +302,22 @@ async def test_an_auth_path_counts_as_auth_only_when_posted() -> None:
             assert headers == []
 
 
+async def test_a_fresh_window_announces_its_own_length_whatever_the_clock_reads() -> None:
+    # At this reading of the clock (now + 60) - now is 60.00000000000091 in floating point:
+    # rounded up blindly, the first request of a 60 s window was told 61 s.
+    now = 8161.962517661547
+    assert (now + 60) - now > 60
+    async with RateLimiter(Settings(rate_limits=LIMITS)) as limiter:
+        scope: Any = {"method": "GET", "path": "/api/v1/flights", "client": PEER}
+        headers: list[tuple[bytes, bytes]] = []
+        assert limiter.count_in_memory(scope, LIMITED, now, headers) is None
+        assert headers == [(b"ratelimit", b'"read";r=4;t=60')]
+        for _ in range(5):
+            refusal = limiter.count_in_memory(scope, LIMITED, now, [])
+        assert refusal is not None
+        assert refusal.reset_after == 60
+
+
 async def test_memory_windows_reset_on_the_monotonic_clock_and_are_swept() -> None:
     async with RateLimiter(Settings(rate_limits=LIMITS)) as limiter:
         scope: Any = {"method": "GET", "path": "/api/v1/flights", "client": PEER}

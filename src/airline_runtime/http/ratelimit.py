@@ -224,8 +224,10 @@ def route_group(method: str, path: str) -> RouteGroup | None:
 
 def _reset_after(seconds_left: float) -> int:
     """Whole seconds until a window resets, at least 1 (a ``Retry-After`` of 0 invites a
-    spin)."""
-    return math.ceil(seconds_left) if seconds_left > 1 else 1
+    spin). A microsecond is forgiven before rounding up: a window just opened ends ``now +
+    60`` and, on a clock that has run for a while, ``(now + 60) - now`` comes out a hair
+    above 60 in floating point, which would announce 61 seconds."""
+    return math.ceil(seconds_left - 1e-6) if seconds_left > 1 else 1
 
 
 class _Policy:
@@ -579,7 +581,8 @@ class RateLimiter:
             policy = limit.policy
             amount = policy.amount
             if count <= amount:
-                reset_after = math.ceil(seconds_left) if seconds_left > 1 else 1  # _reset_after()
+                # _reset_after(), written out
+                reset_after = math.ceil(seconds_left - 1e-6) if seconds_left > 1 else 1
                 headers.append((b"ratelimit", policy.field % (amount - count, reset_after)))
                 return None
             return RateLimitDecision.of(policy, int(count), seconds_left)
