@@ -16,7 +16,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from typer.testing import CliRunner
 
-from airline_core import Principal, Role
+from airline_core import FlightFilter, Principal, Role
 from airline_core.booking import Passenger
 from airline_runtime.bootstrap import Runtime, bootstrap
 from airline_runtime.cli import app as cli
@@ -42,7 +42,10 @@ async def book_and_pay(runtime: Runtime) -> str:
         email=f"{uuid.uuid4().hex[:8]}@example.org", password="a long enough passphrase", name="A"
     )
     who = Principal(user_id=user.id, role=Role.CUSTOMER)
-    flight = (await airline.flights.list()).items[0]
+    # A flight some days ahead, whatever the hour: every reminder of a paid booking is planned
+    # for it (the day's first flight may leave within the hour, too late for a check-in).
+    later = (airline.clock.now() + timedelta(days=3)).date()
+    flight = (await airline.flights.list(FlightFilter(departs_on=later))).items[0]
     offer = await airline.offer(user.id, [flight.id], "economy", 1)
     passenger = Passenger(
         given_name="Ann",
