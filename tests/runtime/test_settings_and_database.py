@@ -227,3 +227,47 @@ def test_reminder_settings_make_the_reminder_rules() -> None:
     assert rules.payment_deadline.before == timedelta(minutes=5)
     assert settings.reminder_sweep_cron == "*/5 * * * *"
     assert settings.housekeeping_cron == "* * * * *"
+
+
+@pytest.mark.anyio
+@pytest.mark.mysql
+async def test_reads_send_one_statement_and_leave_no_transaction(mysql_url: str) -> None:
+    """A read on MySQL/MariaDB is its statement alone: no ROLLBACK after it, no transaction
+    (and so no metadata lock) left open on the pooled connection; writes still commit."""
+    from sqlalchemy import text
+
+    from airline_runtime.db.tables import cities
+
+    database = create_database(mysql_url, pool_size=1)  # one connection per pool, reused
+    counters = text(
+        "SELECT variable_name, variable_value FROM information_schema.session_status "
+        "WHERE variable_name IN ('COM_SELECT', 'COM_ROLLBACK', 'COM_COMMIT')"
+    )
+    try:
+        async with database.read() as connection:
+            before = {name: int(value) for name, value in await connection.execute(counters)}
+        for _ in range(5):
+            await database.fetch(text("SELECT count(*) FROM cities"))
+        async with database.read() as connection:
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            await connection.execute(text("SELECT count(*) FROM cities"))
+            # An InnoDB read in a transaction would have opened one (holding its tables'
+            # metadata locks until it ended).
+            assert not raw.driver_connection.get_transaction_status()
+            after = {name: int(value) for name, value in await connection.execute(counters)}
+        assert after["COM_SELECT"] - before["COM_SELECT"] == 5 + 2
+        assert after["COM_ROLLBACK"] == before["COM_ROLLBACK"]
+        assert after["COM_COMMIT"] == before["COM_COMMIT"]
+
+        async def add(connection: Any) -> None:
+            await connection.execute(
+                cities.insert().values(id="city-pool-probe", code="PPX", name="Probe", country="PP")
+            )
+
+        await database.write(add)
+        found = await database.fetch(text("SELECT name FROM cities WHERE code = 'PPX'"))
+        assert [row[0] for row in found] == ["Probe"]
+    finally:
+        await database.execute(text("DELETE FROM cities WHERE code = 'PPX'"))
+        await database.dispose()
