@@ -16,8 +16,8 @@ It prints, measured in one run:
 3. HTTP: requests per second, p50 and p99 at 64 keep-alive connections, one uvicorn worker,
    of the real `GET /api/v1/search/flights` (the app `airline serve` runs, limits off) and of a
    minimal Litestar endpoint that runs the direct query as raw SQL and returns its rows: the
-   ceiling of this machine, twice: on SQLAlchemy's engine defaults (`raw`) and on an engine
-   set up as the real app's read pool (`raw-ac`: autocommit, no ROLLBACK after a read). Each
+   ceiling of this machine, twice: on SQLAlchemy's engine defaults (`raw`) and on the real
+   app's own read engine (`raw-ac`: autocommit, no ROLLBACK after a read). Each
    round starts with the next app in turn; medians and the ratios against both ceilings are
    printed, with each round's ratio and the worker's CPU time per request (from /proc).
 """
@@ -304,9 +304,8 @@ def raw_app() -> Any:
 
 
 def raw_autocommit_app() -> Any:
-    """uvicorn factory: the same on an engine configured as the real app's read pool is
-    (autocommit sessions, no ``ROLLBACK`` after a read, 40 connections kept open): the strict
-    ceiling."""
+    """uvicorn factory: the same on the real app's own read engine (autocommit sessions, no
+    ``ROLLBACK`` after a read, its connections kept open): the strict ceiling."""
     return _raw_app(autocommit=True)
 
 
@@ -316,6 +315,7 @@ def _raw_app(*, autocommit: bool) -> Any:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from airline_runtime.db import create_database
     from airline_runtime.settings import normalize_database_url
 
     sql = text(
@@ -327,24 +327,22 @@ def _raw_app(*, autocommit: bool) -> Any:
         " AND f.status <> 'cancelled' AND f.fare_economy IS NOT NULL AND f.seats_economy >= 1"
         " ORDER BY f.departs_at, f.id"
     )
-    # The real app's read pool: autocommit, 40 connections kept open; SQLAlchemy's defaults:
-    # READ COMMITTED as our writers have it, 20 connections and 20 in overflow.
-    options: dict[str, Any] = (
-        {
-            "isolation_level": "AUTOCOMMIT",
-            "skip_autocommit_rollback": True,
-            "pool_size": 40,
-            "max_overflow": 0,
-        }
-        if autocommit
-        else {"isolation_level": "READ COMMITTED", "pool_size": 20, "max_overflow": 20}
-    )
-    engine = create_async_engine(normalize_database_url(bench_url()), **options)
+    url = normalize_database_url(bench_url())
+    if autocommit:
+        # The real app's own read engine, made as the server makes it (the same pool size).
+        database = create_database(url, pool_size=int(server_env()["AIRLINE_DATABASE_POOL_SIZE"]))
+        engine, dispose = database.reader, database.dispose
+    else:
+        # SQLAlchemy's defaults, with READ COMMITTED as our writers have it.
+        engine = create_async_engine(
+            url, isolation_level="READ COMMITTED", pool_size=20, max_overflow=20
+        )
+        dispose = engine.dispose
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
         yield
-        await engine.dispose()
+        await dispose()
 
     @get("/api/v1/search/flights")
     async def search(origin: str, destination: str, date: str) -> Response[bytes]:

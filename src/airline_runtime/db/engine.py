@@ -181,19 +181,17 @@ def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Dat
         _configure_sqlite(engine)
         reader = engine
     else:
-        pooling: dict[str, Any] = {
-            "echo": echo,
-            "pool_size": pool_size,
-            "max_overflow": pool_size,
-            # Below MySQL's default wait_timeout (8 hours) and common proxies' idle limits.
-            "pool_recycle": 1800,
-        }
+        # Below MySQL's default wait_timeout (8 hours) and common proxies' idle limits.
+        recycle = 1800
         engine = create_async_engine(
             url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=recycle,
             isolation_level="READ COMMITTED",
             # Reset by _reset_on_return below instead of a ROLLBACK after every use.
             pool_reset_on_return=None,
-            **pooling,
         )
         event.listen(engine.sync_engine, "reset", _reset_on_return)
         event.listen(engine.sync_engine, "connect", _on_mysql_connect)
@@ -204,9 +202,12 @@ def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Dat
         # a second (a round trip and a login each); the pool's whole size is kept open.
         reader = create_async_engine(
             url,
+            echo=echo,
+            pool_size=2 * pool_size,
+            max_overflow=0,
+            pool_recycle=recycle,
             isolation_level="AUTOCOMMIT",
             skip_autocommit_rollback=True,
-            **{**pooling, "pool_size": 2 * pool_size, "max_overflow": 0},
         )
         event.listen(reader.sync_engine, "connect", _on_mysql_connect)
     writer = engine.execution_options(airline_write=True)
