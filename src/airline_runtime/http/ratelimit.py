@@ -222,12 +222,16 @@ def route_group(method: str, path: str) -> RouteGroup | None:
     return "read" if method in _READ_METHODS else "write"
 
 
+#: Forgiven before rounding the seconds left up: a window just opened ends ``now + 60`` and,
+#: on a clock that has run for a while, ``(now + 60) - now`` comes out a hair above 60 in
+#: floating point, which would announce 61 seconds.
+_ROUNDING_SLACK: Final = 1e-6
+
+
 def _reset_after(seconds_left: float) -> int:
     """Whole seconds until a window resets, at least 1 (a ``Retry-After`` of 0 invites a
-    spin). A microsecond is forgiven before rounding up: a window just opened ends ``now +
-    60`` and, on a clock that has run for a while, ``(now + 60) - now`` comes out a hair
-    above 60 in floating point, which would announce 61 seconds."""
-    return math.ceil(seconds_left - 1e-6) if seconds_left > 1 else 1
+    spin)."""
+    return math.ceil(seconds_left - _ROUNDING_SLACK) if seconds_left > 1 else 1
 
 
 class _Policy:
@@ -582,7 +586,7 @@ class RateLimiter:
             amount = policy.amount
             if count <= amount:
                 # _reset_after(), written out
-                reset_after = math.ceil(seconds_left - 1e-6) if seconds_left > 1 else 1
+                reset_after = math.ceil(seconds_left - _ROUNDING_SLACK) if seconds_left > 1 else 1
                 headers.append((b"ratelimit", policy.field % (amount - count, reset_after)))
                 return None
             return RateLimitDecision.of(policy, int(count), seconds_left)
