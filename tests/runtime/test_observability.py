@@ -258,6 +258,29 @@ async def test_a_full_batch_is_written_at_once(log_stream: io.StringIO) -> None:
     assert _events(log_stream) == [f"req-{n}" for n in range(logs.ACCESS_FLUSH_LINES)]
 
 
+async def test_a_batch_after_a_full_one_waits_its_own_time(log_stream: io.StringIO) -> None:
+    stream = io.StringIO()  # the fixture puts the logging set-up back afterwards
+    configure_logging(Settings(log_level="info", log_flush_ms=400), stream=stream)
+    journal = RequestJournal()
+    started = time.perf_counter()
+
+    def answered(number: int) -> Answered:
+        return (f"req-{number}", "GET", "/items/1", "/items/{n}", 200, 0.001, None, None,
+                time.perf_counter())  # fmt: skip
+
+    journal.add(answered(0))  # its batch's timer: 0.4 s from now
+    await anyio.sleep(0.2)
+    for number in range(1, logs.ACCESS_FLUSH_LINES):
+        journal.add(answered(number))  # a full batch, written at once
+    assert len(_events(stream)) == logs.ACCESS_FLUSH_LINES
+    journal.add(answered(100))  # the next batch begins, 0.2 s in
+    await anyio.sleep(0.45 - (time.perf_counter() - started))
+    # The first batch's time is up, not this one's: it waits until 0.6 s.
+    assert _events(stream)[-1] != "req-100"
+    await anyio.sleep(0.3)
+    assert _events(stream)[-1] == "req-100"
+
+
 def test_without_an_event_loop_an_access_line_is_written_at_once(
     log_stream: io.StringIO,
 ) -> None:

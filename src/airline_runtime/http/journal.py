@@ -35,6 +35,8 @@ from airline_runtime.logs import ACCESS_FLUSH_LINES, AccessLine
 __all__ = ["RequestJournal"]
 
 _BATCH: Final = ACCESS_FLUSH_LINES
+#: A batch whose time is up within this many seconds is written now rather than waited for.
+_TIMER_SLACK: Final = 0.001
 
 
 class RequestJournal:
@@ -54,6 +56,8 @@ class RequestJournal:
         self.metrics = metrics
         self.pending: deque[Answered] = deque()
         self._writing = threading.Lock()
+        #: The loop on which the batch timer is armed; ``None`` when none is.
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         logs.defer(self)
         if metrics is not None:
             metrics.read_after(self.flush)
@@ -71,7 +75,13 @@ class RequestJournal:
             self.due()
 
     def due(self) -> None:
-        """The first request of a batch, or a full batch, waits: write now, or plan to."""
+        """The first request of a batch, or a full batch, waits: write now, or plan to.
+
+        One timer at a time: a full batch written before its timer fired leaves the timer armed,
+        and when it fires it writes the batch that waits then only if its first request has
+        waited its time, else it waits for the rest of that time (a timer per batch would write
+        each new batch when an earlier batch's time was up, a fraction of its own).
+        """
         if len(self.pending) >= _BATCH:
             self.flush()
             return
@@ -80,9 +90,31 @@ class RequestJournal:
             self.flush()
             return
         try:
-            asyncio.get_running_loop().call_later(seconds, self.flush)
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop to wait on: write now
             self.flush()
+            return
+        if self._timer_loop is not loop:  # none armed, or armed on a loop that is gone
+            self._timer_loop = loop
+            loop.call_later(seconds, self._time_up, loop)
+
+    def _time_up(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The timer fired: write the waiting batch if its first request has waited its time,
+        else wait for the rest of it."""
+        if self._timer_loop is not loop:  # a newer loop has a timer of its own
+            return
+        try:
+            first_ended = self.pending[0][8]
+        except IndexError:  # nothing waits (written meanwhile): the next request arms a timer
+            self._timer_loop = None
+            return
+        seconds = logs.access_flush_seconds()
+        left = first_ended + seconds - perf_counter()
+        if seconds > 0 and left > _TIMER_SLACK:
+            loop.call_later(left, self._time_up, loop)
+            return
+        self._timer_loop = None
+        self.flush()
 
     def flush(self) -> None:
         """Count and log every request that waits (and wait for a batch another thread is
