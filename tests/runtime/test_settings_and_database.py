@@ -100,6 +100,40 @@ def mysql_error(code: int) -> OperationalError:
     return OperationalError("UPDATE ...", {}, FakeDriverError(code, "simulated"))
 
 
+async def test_sqlite_reads_send_their_statement_alone_and_see_every_commit(
+    tmp_path: Path,
+) -> None:
+    """On a SQLite file, a read is its statement alone (no BEGIN before it, no ROLLBACK when its
+    connection goes back: aiosqlite runs each on a thread of its own) and sees every write
+    committed before it."""
+    from sqlalchemy import text
+
+    database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", pool_size=1)
+    assert database.reader is not database.engine
+    try:
+        await database.execute(text("CREATE TABLE probe (n INTEGER)"))
+        await database.execute(text("INSERT INTO probe VALUES (1)"))
+        statements: list[str] = []
+        async with database.read() as connection:  # the read pool's one connection
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.set_trace_callback(statements.append)
+        for _ in range(3):
+            assert [row[0] for row in await database.fetch(text("SELECT n FROM probe"))] == [1]
+        assert statements == ["SELECT n FROM probe"] * 3
+        await database.execute(text("INSERT INTO probe VALUES (2)"))
+        found = await database.fetch(text("SELECT n FROM probe ORDER BY n"))
+        assert [row[0] for row in found] == [1, 2]
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+def test_a_sqlite_database_in_memory_is_read_through_the_writers_engine(url: str) -> None:
+    # Each connection to such a database has one of its own: a read pool would see none.
+    database = create_database(url)
+    assert database.reader is database.engine
+
+
 async def test_write_retries_deadlocks_then_succeeds(tmp_path: Path) -> None:
     database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     attempts = 0
