@@ -253,9 +253,10 @@ def _sqlite_reader(url: str, pool_size: int, echo: bool) -> AsyncEngine:
     """The engine for reads of a SQLite file: its connections autocommit, so a read is one
     statement, not ``BEGIN``, the statement and a ``ROLLBACK`` when the connection goes back
     (aiosqlite runs each on its connection's thread, two thread hops apiece: 4 hops for a
-    one-row read instead of 8). In WAL mode readers never wait for the writer. A fixed pool:
-    an overflow connection that comes back while the idle ones number ``pool_size`` is
-    closed, and under load the next read opens another (a thread and four pragmas)."""
+    one-row read instead of 8). In WAL mode readers never wait for the writer (a reader that
+    opens a fresh file first sets it, as the writers do). A fixed pool: an overflow connection
+    that comes back while the idle ones number ``pool_size`` is closed, and under load the
+    next read would open another (a thread and its pragmas)."""
     reader = create_async_engine(
         url,
         echo=echo,
@@ -268,7 +269,8 @@ def _sqlite_reader(url: str, pool_size: int, echo: bool) -> AsyncEngine:
     @event.listens_for(reader.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")
+        for pragma in ("PRAGMA busy_timeout=10000", "PRAGMA journal_mode=WAL"):
+            cursor.execute(pragma)
         cursor.close()
 
     return reader
