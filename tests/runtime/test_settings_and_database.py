@@ -127,6 +127,33 @@ async def test_sqlite_reads_send_their_statement_alone_and_see_every_commit(
         await database.dispose()
 
 
+async def test_sqlite_write_transactions_of_a_process_take_turns_in_order(
+    tmp_path: Path,
+) -> None:
+    """On SQLite the write transactions of a process queue for their turn, first come first
+    served, instead of each polling SQLite's lock (with sleeps of up to 100 ms a try)."""
+    from sqlalchemy import text
+
+    database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    try:
+        await database.execute(text("CREATE TABLE log (n INTEGER)"))
+
+        async def write(n: int) -> None:
+            async def work(connection: Any) -> None:
+                await connection.execute(text("INSERT INTO log VALUES (:n)"), {"n": n})
+                await anyio.sleep(0.005)  # the lock held a while: the others must wait
+
+            await database.write(work)
+
+        async with anyio.create_task_group() as group:
+            for n in range(20):
+                group.start_soon(write, n)
+        rows = await database.fetch(text("SELECT n FROM log ORDER BY rowid"))
+        assert [row[0] for row in rows] == list(range(20))
+    finally:
+        await database.dispose()
+
+
 @pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
 def test_a_sqlite_database_in_memory_is_read_through_the_writers_engine(url: str) -> None:
     # Each connection to such a database has one of its own: a read pool would see none.
