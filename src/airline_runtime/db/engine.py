@@ -90,8 +90,9 @@ class Database:
     engine: AsyncEngine
     _writer: AsyncEngine
     reader: AsyncEngine
-    #: On SQLite, the turns this process's write transactions take (see :meth:`write`).
-    _write_turns: anyio.Lock | None = field(default=None, kw_only=True)
+    #: Entered around each write transaction: on SQLite a lock, the turns this process's
+    #: writers take (see :meth:`write`); elsewhere nothing.
+    _write_turns: AbstractAsyncContextManager[object] = field(factory=nullcontext, kw_only=True)
 
     @property
     def dialect(self) -> str:
@@ -132,7 +133,7 @@ class Database:
         """
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                async with self._write_turn(), self._writer.connect() as connection:
+                async with self._write_turns, self._writer.connect() as connection:
                     async with connection.begin():
                         result = await work(connection)
                     # Committed: nothing is left to roll back when it goes back to the pool.
@@ -145,10 +146,6 @@ class Database:
                     raise Unavailable("the database stayed busy; try again shortly") from error
                 await anyio.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _write_turn(self) -> AbstractAsyncContextManager[object]:
-        turns = self._write_turns
-        return turns if turns is not None else nullcontext()
 
     async def execute(self, statement: Executable, rows: list[dict[str, Any]] | None = None) -> int:
         """Run one writing statement (for each of ``rows``, if given) in its own write
@@ -192,10 +189,12 @@ def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Dat
     a pool for write transactions of ``pool_size`` connections (and as many again in
     overflow) and one for reads of twice ``pool_size``, kept open; on a SQLite file, one for
     reads of ``pool_size``."""
+    turns: AbstractAsyncContextManager[object] = nullcontext()
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo)
         _configure_sqlite(engine)
         reader = engine if _sqlite_in_memory(url) else _sqlite_reader(url, pool_size, echo)
+        turns = anyio.Lock()
     else:
         # Below MySQL's default wait_timeout (8 hours) and common proxies' idle limits.
         recycle = 1800
@@ -227,7 +226,6 @@ def create_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Dat
         )
         event.listen(reader.sync_engine, "connect", _on_mysql_connect)
     writer = engine.execution_options(airline_write=True)
-    turns = anyio.Lock() if url.startswith("sqlite") else None
     return Database(engine, writer, reader, write_turns=turns)
 
 
@@ -281,12 +279,20 @@ def _sqlite_reader(url: str, pool_size: int, echo: bool) -> AsyncEngine:
 
     @event.listens_for(reader.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-        cursor = dbapi_connection.cursor()
-        for pragma in ("PRAGMA busy_timeout=10000", "PRAGMA journal_mode=WAL"):
-            cursor.execute(pragma)
-        cursor.close()
+        _run_pragmas(dbapi_connection, (_SQLITE_BUSY_TIMEOUT, _SQLITE_WAL))
 
     return reader
+
+
+_SQLITE_WAL = "PRAGMA journal_mode=WAL"
+_SQLITE_BUSY_TIMEOUT = "PRAGMA busy_timeout=10000"
+
+
+def _run_pragmas(dbapi_connection: DBAPIConnection, pragmas: Sequence[str]) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in pragmas:
+        cursor.execute(pragma)
+    cursor.close()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -294,15 +300,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Let us emit BEGIN ourselves (pysqlite's implicit transactions would defeat IMMEDIATE).
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA synchronous=NORMAL",
-        ):
-            cursor.execute(pragma)
-        cursor.close()
+        _run_pragmas(
+            dbapi_connection,
+            (
+                _SQLITE_WAL,
+                "PRAGMA foreign_keys=ON",
+                _SQLITE_BUSY_TIMEOUT,
+                "PRAGMA synchronous=NORMAL",
+            ),
+        )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
