@@ -227,20 +227,40 @@ async def chaos(proxy: Proxy, fleet: Fleet, rng: random.Random) -> None:
             fleet.start(name)
 
 
-async def settle(airline: Airline, mail: Path, expected: int) -> OutboxStatus:
+async def settle(
+    airline: Airline, mail: Path, expected: int, amqp_url: str, prefix: str
+) -> OutboxStatus:
     """Wait for every notice and an empty outbox, then a little more (a duplicate, were there
     one, would show up by then)."""
     with anyio.move_on_after(120) as waiting:
         while count_files(mail) < expected or (await airline.outbox.status()).pending:  # noqa: ASYNC110 - polls
             await anyio.sleep(0.25)
-    if waiting.cancelled_caught:  # say what is missing, not only that time ran out
+    if waiting.cancelled_caught:  # say what is missing, and where it is, not only that time ran out
         status = await airline.outbox.status()
         pytest.fail(
             f"after 120 s: {count_files(mail)} of {expected} notices, "
-            f"{status.pending} events pending in the outbox, {status.failed} failed"
+            f"{status.pending} events pending in the outbox, {status.failed} failed; "
+            f"broker: {await broker_state(amqp_url, prefix)}"
         )
     await anyio.sleep(1)
     return await airline.outbox.status()
+
+
+async def broker_state(amqp_url: str, prefix: str) -> str:
+    """The test's queues that hold ready messages or have consumers, as the broker sees them
+    (messages delivered and not acked count in neither: a queue whose messages all wait on a
+    consumer that does not handle them shows none ready)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        found = []
+        for name in RabbitMQ(amqp_url).queue_names(f"{prefix}.notifications"):
+            queue = await channel.declare_queue(name, passive=True)
+            ready = queue.declaration_result.message_count or 0
+            consumers = queue.declaration_result.consumer_count or 0
+            if ready or consumers:
+                found.append(f"{name}: {ready} ready, {consumers} consumers")
+    return "; ".join(found) or "no queue holds ready messages or has consumers"
 
 
 async def drop_broker_names(amqp_url: str, prefix: str) -> int:
@@ -295,7 +315,7 @@ async def test_nothing_is_lost_or_sent_twice_through_cuts_and_kills(
                 group.cancel_scope.cancel()
             proxy.restore()
             fleet.revive()
-            status = await settle(airline, mail, 3 * BOOKINGS)
+            status = await settle(airline, mail, 3 * BOOKINGS, amqp_url, prefix)
     finally:
         fleet.stop()
         with contextlib.suppress(Exception):  # even when the test failed; -1 if it cannot

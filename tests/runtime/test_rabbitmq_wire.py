@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from airline_core.events import EncodedEvent
@@ -114,6 +115,36 @@ async def test_a_batch_whose_ack_meets_a_closed_channel_does_not_stop_the_consum
     assert old.acked == set()
     await consumer.stop()
     assert consumer._drainer is None
+
+
+async def test_a_drainer_that_ends_unasked_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    async def batch(events: Sequence[EncodedEvent]) -> list[None]:
+        return [None] * len(events)
+
+    async def one(event: EncodedEvent) -> None:
+        raise AssertionError("the batch handler takes them")
+
+    consumer = RabbitConsumer(
+        RabbitMQ("amqp://unused"), Subscription("q", ("#",), one, batch=batch)
+    )
+    # What start() does, without a broker.
+    consumer._drainer = drainer = asyncio.create_task(consumer._drain())
+    drainer.add_done_callback(consumer._drainer_ended)
+    await anyio.lowlevel.checkpoint()
+    drainer.cancel()  # nobody called stop()
+    await asyncio.gather(drainer, return_exceptions=True)
+    await anyio.lowlevel.checkpoint()  # done callbacks run on the loop's next turn
+    [record] = [r for r in caplog.records if "batch drainer ended" in r.getMessage()]
+    assert record.levelname == "ERROR"
+    assert "q: the batch drainer ended (cancelled)" in record.getMessage()
+
+    caplog.clear()
+    consumer._drainer = drainer = asyncio.create_task(consumer._drain())
+    drainer.add_done_callback(consumer._drainer_ended)
+    await anyio.lowlevel.checkpoint()
+    await consumer.stop()  # asked: nothing to say
+    await anyio.lowlevel.checkpoint()
+    assert not [r for r in caplog.records if "batch drainer ended" in r.getMessage()]
 
 
 class Exchange:

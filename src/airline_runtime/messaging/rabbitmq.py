@@ -386,13 +386,14 @@ class RabbitConsumer:
             self._channel = channel
             if self.subscription.batch is not None and self._drainer is None:
                 self._drainer = asyncio.create_task(self._drain())
+                self._drainer.add_done_callback(self._drainer_ended)
             return
 
     async def stop(self) -> None:
-        if self._drainer is not None:
-            self._drainer.cancel()
-            await asyncio.gather(self._drainer, return_exceptions=True)
-            self._drainer = None
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            drainer.cancel()
+            await asyncio.gather(drainer, return_exceptions=True)
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
         self._channel = self._tag = None
@@ -409,6 +410,23 @@ class RabbitConsumer:
         except Exception as error:  # noqa: BLE001 - an outcome, settled below
             outcome = error
         await self._settle(message, outcome)
+
+    def _drainer_ended(self, task: asyncio.Task[None]) -> None:
+        """Say so when the batch drainer ends other than by :meth:`stop`: its consumer stays
+        registered, and what the broker delivers to it waits unacked until the process ends."""
+        if task is not self._drainer:  # stopped
+            return
+        if task.cancelled():
+            reason = "cancelled"
+        elif (failure := task.exception()) is not None:
+            reason = f"{type(failure).__name__}: {failure}"
+        else:
+            reason = "returned"
+        logger.error(
+            "%s: the batch drainer ended (%s); deliveries wait unhandled until the worker restarts",
+            self.subscription.name,
+            reason,
+        )
 
     async def _drain(self) -> None:
         """Hand what arrived to the batch handler, up to ``batch_size`` at a time: while one
